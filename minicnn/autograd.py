@@ -1,0 +1,167 @@
+"""Define-by-run autograd: the Function base class, the backward walk and ``no_grad``.
+
+Every op is a ``Function`` subclass with ``forward(*arrays)`` and ``backward(*grads)`` written
+by hand on raw NumPy/CuPy arrays. Calling a Function on Tensors runs ``forward`` and, when a
+gradient is needed, records the call in the graph: each output remembers its ``creator`` and
+each Function remembers its inputs. ``Tensor.backward()`` then walks that graph in reverse.
+
+There is no double backprop: backward works on plain arrays, so gradients of gradients are
+not recorded. That keeps every backward a short, readable formula.
+"""
+import contextlib
+import heapq
+import itertools
+import weakref
+
+from minicnn.backend import DeviceError, device_of, get_array_module
+from minicnn.tensor import Tensor
+
+__all__ = ["Function", "no_grad", "enable_grad", "is_grad_enabled", "backward"]
+
+_grad_enabled = True
+
+
+def is_grad_enabled():
+    return _grad_enabled
+
+
+@contextlib.contextmanager
+def _set_grad_enabled(mode):
+    global _grad_enabled
+    previous, _grad_enabled = _grad_enabled, mode
+    try:
+        yield
+    finally:
+        _grad_enabled = previous
+
+
+def no_grad():
+    """Context manager: ops inside record no graph and save nothing, so inference memory stays flat."""
+    return _set_grad_enabled(False)
+
+
+def enable_grad():
+    """Context manager: turn recording back on inside a ``no_grad`` block."""
+    return _set_grad_enabled(True)
+
+
+class Function:
+    """One differentiable op. Subclasses implement ``forward`` and ``backward`` on arrays.
+
+    ``forward(*xs)`` returns an array (or a tuple of arrays) and calls ``save_for_backward``
+    with what backward needs. ``backward(*gys)`` gets one gradient per output and returns one
+    gradient per input (``None`` for inputs that need none; ``self.needs_input_grad`` says which).
+    """
+
+    def __call__(self, *inputs):
+        name = type(self).__name__
+        devices = {device_of(x.data) for x in inputs}
+        if len(devices) > 1:
+            raise DeviceError(f"{name}: inputs are on different devices ({' and '.join(sorted(devices))}); "
+                              "move them to one device with .to(device) first")
+        record = _grad_enabled and any(x.requires_grad for x in inputs)
+        self.needs_input_grad = tuple(record and x.requires_grad for x in inputs)
+        self.saved = ()
+        ys = self.forward(*(x.data for x in inputs))
+        single = not isinstance(ys, tuple)
+        outputs = [Tensor._from_op(y) for y in ((ys,) if single else ys)]
+        if record:
+            self.inputs = inputs
+            self.generation = max(x.generation for x in inputs)
+            for y in outputs:
+                y.requires_grad = True
+                y.creator = self
+                y.generation = self.generation + 1
+            # Outputs are held weakly: the graph lives exactly as long as its results.
+            self.outputs = [weakref.ref(y) for y in outputs]
+            self.output_meta = [(y.shape, y.dtype) for y in outputs]
+        else:
+            self.saved = ()
+        return outputs[0] if single else tuple(outputs)
+
+    def save_for_backward(self, *arrays):
+        """Keep the arrays backward needs; nothing is kept when no gradient is wanted."""
+        if any(self.needs_input_grad):
+            self.saved = arrays
+
+    def forward(self, *xs):
+        raise NotImplementedError
+
+    def backward(self, *gys):
+        raise NotImplementedError
+
+    def release(self):
+        """Drop inputs and saved arrays once backward has used them."""
+        self.inputs = None
+        self.saved = None
+
+
+def backward(root, grad=None, retain_graph=False):
+    """Backpropagate from ``root``: fill ``.grad`` of every leaf tensor that requires grad.
+
+    The walk is iterative: Functions wait in a heap ordered by generation (depth from the
+    leaves), so a Function runs only after every consumer of its outputs has sent its gradient.
+    That is what makes gradients of tensors used twice (residual adds, DenseNet concatenation)
+    add up correctly, and it never recurses, so a 1202-layer ResNet is fine.
+    """
+    if not root.requires_grad:
+        raise RuntimeError("backward: this tensor does not require grad and has no graph "
+                           "(was it computed under no_grad(), or from tensors with requires_grad=False?)")
+    xp = get_array_module(root.data)
+    if grad is None:
+        if root.size != 1:
+            raise RuntimeError(f"backward: grad can be omitted only for a single-element output, "
+                               f"got shape {root.shape}; pass grad= with that shape")
+        grad = xp.ones_like(root.data)
+    else:
+        grad = grad.data if isinstance(grad, Tensor) else xp.asarray(grad, dtype=root.dtype)
+        if grad.shape != root.shape:
+            raise ValueError(f"backward: grad has shape {grad.shape}, expected the output's shape {root.shape}")
+    if root.creator is None:
+        _accumulate_leaf(root, grad)
+        return
+
+    pending = {id(root): (root, grad)}   # id(tensor) -> (tensor, gradient so far) for non-leaves
+    heap, seen, tie = [], set(), itertools.count()
+
+    def push(f):
+        if id(f) not in seen:
+            seen.add(id(f))
+            heapq.heappush(heap, (-f.generation, next(tie), f))
+
+    push(root.creator)
+    while heap:
+        f = heapq.heappop(heap)[2]
+        if f.inputs is None:
+            raise RuntimeError(f"backward: the graph through {type(f).__name__} was already freed by a "
+                               "previous backward; pass retain_graph=True to the first backward to keep it")
+        gys = []
+        for ref, (shape, dtype) in zip(f.outputs, f.output_meta):
+            y = ref()
+            entry = pending.pop(id(y), None) if y is not None else None
+            gys.append(entry[1] if entry is not None else xp.zeros(shape, dtype))
+        gxs = f.backward(*gys)
+        if not isinstance(gxs, tuple):
+            gxs = (gxs,)
+        for x, gx, needed in zip(f.inputs, gxs, f.needs_input_grad):
+            if not needed or gx is None:
+                continue
+            if gx.shape != x.shape:
+                raise RuntimeError(f"{type(f).__name__}.backward returned a gradient of shape {gx.shape} "
+                                   f"for an input of shape {x.shape}")
+            if x.creator is None:
+                _accumulate_leaf(x, gx)
+            else:
+                if id(x) in pending:
+                    # Out of place: gx may alias a gradient another Function still holds.
+                    gx = pending[id(x)][1] + gx
+                pending[id(x)] = (x, gx)
+                push(x.creator)
+        if not retain_graph:
+            f.release()
+
+
+def _accumulate_leaf(x, g):
+    # A fresh array either way: g may be shared with another input (add passes gy to both),
+    # and optimisers may update .grad in place.
+    x.grad = Tensor._from_op(g.astype(x.dtype, copy=True) if x.grad is None else x.grad.data + g)

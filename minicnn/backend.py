@@ -1,0 +1,141 @@
+"""The one place that knows about NumPy vs CuPy.
+
+Ops never import numpy or cupy for array work; they ask ``xp = get_array_module(x)``
+and write ``xp.zeros``, ``xp.matmul`` ... so that the same code runs on both.
+CuPy is optional: it is imported lazily, the first time "cuda" is asked for.
+
+Devices are plain strings: ``"cpu"`` or ``"cuda:N"`` (``"cuda"`` means ``"cuda:0"``).
+"""
+import os
+
+import numpy as np
+from numpy.lib.stride_tricks import as_strided as _np_as_strided
+
+__all__ = [
+    "DeviceError", "get_array_module", "device_of", "to_device", "normalize_device",
+    "cuda_available", "get_default_device", "set_default_device", "as_strided", "scatter_add",
+]
+
+
+class DeviceError(RuntimeError):
+    """Raised when a device cannot be used (no CuPy, no GPU, driver problem) or devices are mixed."""
+
+
+_cupy = None          # the cupy module once successfully imported
+_cupy_error = None    # why cupy could not be used, once we know
+
+
+def _load_cupy():
+    """Import CuPy and check that a CUDA device answers; raise DeviceError saying why not."""
+    global _cupy, _cupy_error
+    if _cupy is not None:
+        return _cupy
+    if _cupy_error is None:
+        try:
+            import cupy
+        except ImportError as e:
+            _cupy_error = (f"CuPy is not installed ({e}). Install the GPU extra: "
+                           "pip install -e \".[gpu]\" (cupy-cuda13x needs an NVIDIA driver for CUDA 13).")
+        else:
+            try:
+                count = cupy.cuda.runtime.getDeviceCount()
+            except Exception as e:  # CUDARuntimeError subclasses differ across versions
+                _cupy_error = (f"CuPy is installed but the CUDA driver/runtime failed: {e}. "
+                               "Check `nvidia-smi` and that the cupy-cuda wheel matches the driver.")
+            else:
+                if count == 0:
+                    _cupy_error = "CuPy is installed but no CUDA device was found (getDeviceCount() == 0)."
+                else:
+                    _cupy = cupy
+                    return cupy
+    raise DeviceError(f"device 'cuda' is not available: {_cupy_error} Use device 'cpu' instead.")
+
+
+def cuda_available():
+    """True when CuPy imports and at least one CUDA device is present."""
+    try:
+        _load_cupy()
+    except DeviceError:
+        return False
+    return True
+
+
+def _is_cupy_array(a):
+    return _cupy is not None and isinstance(a, _cupy.ndarray)
+
+
+def get_array_module(*arrays):
+    """Return ``cupy`` if any argument is a CuPy array, else ``numpy``."""
+    for a in arrays:
+        if _is_cupy_array(a):
+            return _cupy
+    return np
+
+
+def normalize_device(device):
+    """'cpu' -> 'cpu'; 'cuda' / 'gpu' -> 'cuda:0'; 'cuda:1' -> 'cuda:1'; anything else is an error."""
+    d = str(device).strip().lower()
+    if d == "cpu":
+        return "cpu"
+    if d in ("cuda", "gpu"):
+        return "cuda:0"
+    if d.startswith("cuda:") and d[5:].isdigit():
+        return d
+    raise ValueError(f"unknown device {device!r}: expected 'cpu', 'cuda' or 'cuda:N'")
+
+
+def device_of(array):
+    """The device string of an array: 'cpu' for NumPy, 'cuda:N' for CuPy."""
+    if _is_cupy_array(array):
+        return f"cuda:{array.device.id}"
+    return "cpu"
+
+
+def to_device(array, device):
+    """Copy ``array`` to ``device`` (no copy when it is already there)."""
+    device = normalize_device(device)
+    if device == "cpu":
+        return _cupy.asnumpy(array) if _is_cupy_array(array) else np.asarray(array)
+    cupy = _load_cupy()
+    index = int(device.split(":")[1])
+    if index >= cupy.cuda.runtime.getDeviceCount():
+        raise DeviceError(f"device {device!r} does not exist: "
+                          f"{cupy.cuda.runtime.getDeviceCount()} CUDA device(s) found")
+    with cupy.cuda.Device(index):
+        return cupy.asarray(array)
+
+
+_default_device = None
+
+
+def get_default_device():
+    """The device new tensors go to: set_default_device(), else $MINICNN_DEVICE, else 'cpu'."""
+    global _default_device
+    if _default_device is None:
+        _default_device = normalize_device(os.environ.get("MINICNN_DEVICE", "cpu"))
+    return _default_device
+
+
+def set_default_device(device):
+    """Make ``device`` the default for new tensors; asking for 'cuda' checks it works now."""
+    global _default_device
+    device = normalize_device(device)
+    if device != "cpu":
+        _load_cupy()
+    _default_device = device
+
+
+def as_strided(x, shape, strides):
+    """A strided view of ``x`` (no copy); strides are in bytes, as in NumPy."""
+    if _is_cupy_array(x):
+        return _cupy.lib.stride_tricks.as_strided(x, shape=shape, strides=strides)
+    return _np_as_strided(x, shape=shape, strides=strides, writeable=False)
+
+
+def scatter_add(target, indices, values):
+    """``target[indices] += values`` where repeated indices accumulate (unbuffered)."""
+    if _is_cupy_array(target):
+        import cupyx
+        cupyx.scatter_add(target, indices, values)
+    else:
+        np.add.at(target, indices, values)

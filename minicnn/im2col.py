@@ -1,0 +1,96 @@
+"""im2col / col2im: the array plumbing that turns convolution and pooling into plain array maths.
+
+No autograd here, only arrays (NumPy or CuPy). Layout of a column array (``col``):
+
+    col[n, c, i, j, oh, ow] = x_padded[n, c, oh*SH + i, ow*SW + j]
+
+i.e. for every output position (oh, ow), the KH x KW window of every channel. A convolution
+is then one matrix product of the weights (OC, C*KH*KW) with col reshaped to
+(N, C*KH*KW, OH*OW), and a pooling is a max or mean over the (i, j) axes.
+"""
+import math
+import os
+
+from minicnn.backend import as_strided, get_array_module
+
+__all__ = ["conv_outsize", "pool_outsize", "pad_spatial", "window_view", "im2col", "col2im",
+           "batch_chunks", "set_max_col_bytes"]
+
+# Upper bound on one column buffer; a larger batch is processed in chunks.
+max_col_bytes = int(float(os.environ.get("MINICNN_IM2COL_MB", "256")) * 2**20)
+
+
+def set_max_col_bytes(nbytes):
+    """Cap the size of the im2col buffer (bytes); conv2d chunks the batch to stay under it."""
+    global max_col_bytes
+    if nbytes <= 0:
+        raise ValueError(f"set_max_col_bytes: the limit must be positive, got {nbytes}")
+    max_col_bytes = int(nbytes)
+
+
+def batch_chunks(N, bytes_per_sample):
+    """Slices over the batch such that each chunk's column buffer fits in ``max_col_bytes``
+    (at least one sample per chunk, however large)."""
+    step = max(1, max_col_bytes // max(1, bytes_per_sample))
+    return [slice(start, min(start + step, N)) for start in range(0, N, step)]
+
+
+def conv_outsize(size, k, s, pad_before, pad_after):
+    """Output length along one axis: floor((W1 - F + P_before + P_after) / S) + 1.
+
+    With symmetric padding this is lecture 11's W2 = (W1 - F + 2P) / S + 1.
+    """
+    return (size + pad_before + pad_after - k) // s + 1
+
+
+def pool_outsize(size, k, s, p, ceil_mode):
+    """Like conv_outsize with symmetric padding p; ``ceil_mode`` rounds up instead of down,
+    but a window may not start in the right padding (the rule PyTorch and Caffe use)."""
+    if not ceil_mode:
+        return conv_outsize(size, k, s, p, p)
+    out = math.ceil((size + 2 * p - k) / s) + 1
+    if (out - 1) * s >= size + p:
+        out -= 1
+    return out
+
+
+def pad_spatial(x, pads, value=0.0):
+    """Pad the last two axes by pads = (top, bottom, left, right); no copy when all are zero."""
+    if not any(pads):
+        return x
+    top, bottom, left, right = pads
+    xp = get_array_module(x)
+    return xp.pad(x, [(0, 0)] * (x.ndim - 2) + [(top, bottom), (left, right)],
+                  mode="constant", constant_values=value)
+
+
+def window_view(x_padded, KH, KW, SH, SW, OH, OW):
+    """A strided *view* (no copy) of shape (N, C, KH, KW, OH, OW) over the padded input."""
+    N, C = x_padded.shape[:2]
+    sN, sC, sH, sW = x_padded.strides
+    return as_strided(x_padded, (N, C, KH, KW, OH, OW), (sN, sC, sH, sW, sH * SH, sW * SW))
+
+
+def im2col(x, KH, KW, SH, SW, pads, OH, OW):
+    """(N, C, H, W) -> contiguous col of shape (N, C, KH, KW, OH, OW): one copy, no Python loop."""
+    xp = get_array_module(x)
+    view = window_view(xp.ascontiguousarray(pad_spatial(x, pads)), KH, KW, SH, SW, OH, OW)
+    return xp.ascontiguousarray(view)
+
+
+def col2im(col, x_shape, SH, SW, pads):
+    """The adjoint of im2col: add every window value back where it was read from.
+
+    Windows overlap when the stride is smaller than the kernel, so values add up. We loop
+    over the KH*KW kernel offsets and add a whole strided slice at a time (vectorised over
+    N, C, OH, OW); np.add.at over every element would be over ten times slower.
+    """
+    xp = get_array_module(col)
+    N, C, KH, KW, OH, OW = col.shape
+    H, W = x_shape[2:]
+    top, bottom, left, right = pads
+    x_padded = xp.zeros((N, C, H + top + bottom, W + left + right), dtype=col.dtype)
+    for i in range(KH):
+        for j in range(KW):
+            x_padded[:, :, i:i + SH * OH:SH, j:j + SW * OW:SW] += col[:, :, i, j]
+    return x_padded[:, :, top:top + H, left:left + W]

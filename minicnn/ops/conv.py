@@ -1,0 +1,114 @@
+"""2-D convolution (cross-correlation, as in every deep-learning framework) via im2col + GEMM.
+
+Shapes: x (N, C, H, W), weight (OC, C/G, KH, KW), bias (OC,), y (N, OC, OH, OW), with G groups.
+
+Forward, for each group g (its C/G input and OC/G output channels):
+    col = im2col(x)                          (N, C*KH*KW, OH*OW)   one column per output pixel
+    y   = W (OC, C*KH*KW) @ col + b          (N, OC, OH*OW)        one matrix product
+Backward, with gy (N, OC, OH*OW):
+    gb   = sum of gy over N, OH, OW
+    gW   = sum over n of gy[n] @ col[n].T    (OC, C*KH*KW)
+    gcol = W.T @ gy[n]                       (N, C*KH*KW, OH*OW)
+    gx   = col2im(gcol)                      adds each window's gradient back where it was read
+Output size: OH = floor((H + PT + PB - KH) / SH) + 1, and likewise OW (lecture 11's formula).
+"""
+from minicnn.autograd import Function
+from minicnn.backend import get_array_module
+from minicnn.im2col import batch_chunks, col2im, conv_outsize, im2col
+from minicnn.ops.utils import pair, padding4
+
+__all__ = ["conv2d"]
+
+
+class Conv2d(Function):
+    def __init__(self, stride, pads, groups):
+        self.stride, self.pads, self.groups = stride, pads, groups
+
+    def _geometry(self, x, W):
+        N, C, H, Wd = x.shape
+        OC, _, KH, KW = W.shape
+        (SH, SW), (PT, PB, PL, PR) = self.stride, self.pads
+        return N, C, OC, KH, KW, SH, SW, conv_outsize(H, KH, SH, PT, PB), conv_outsize(Wd, KW, SW, PL, PR)
+
+    def _chunks(self, x, W):
+        """The batch in chunks whose im2col buffer stays under the configured size."""
+        N, C, OC, KH, KW, SH, SW, OH, OW = self._geometry(x, W)
+        return batch_chunks(N, C * KH * KW * OH * OW * x.itemsize)
+
+    def forward(self, x, W, b=None):
+        xp = get_array_module(x)
+        N, C, OC, KH, KW, SH, SW, OH, OW = self._geometry(x, W)
+        G = self.groups
+        Wg = W.reshape(G, OC // G, -1)                                 # (G, OC/G, C/G*KH*KW)
+        y = xp.empty((N, OC, OH, OW), dtype=x.dtype)
+        for s in self._chunks(x, W):
+            col = im2col(x[s], KH, KW, SH, SW, self.pads, OH, OW)      # (n, C, KH, KW, OH, OW)
+            col = col.reshape(col.shape[0], G, -1, OH * OW)            # (n, G, C/G*KH*KW, OH*OW)
+            y[s] = xp.matmul(Wg, col).reshape(-1, OC, OH, OW)
+        if b is not None:
+            y += b.reshape(1, OC, 1, 1)
+        # The column buffer is not kept: backward rebuilds it chunk by chunk, so memory stays
+        # bounded by one chunk instead of growing with the batch (one extra copy per step).
+        self.save_for_backward(x, W)
+        return y
+
+    def backward(self, gy):
+        x, W = self.saved
+        xp = get_array_module(gy)
+        N, C, OC, KH, KW, SH, SW, OH, OW = self._geometry(x, W)
+        G = self.groups
+        need_x, need_W = self.needs_input_grad[:2]
+        Wg = W.reshape(G, OC // G, -1)
+        gx = xp.empty_like(x) if need_x else None
+        gW = xp.zeros_like(Wg) if need_W else None
+        for s in self._chunks(x, W):
+            gy_s = gy[s].reshape(-1, G, OC // G, OH * OW)              # (n, G, OC/G, OH*OW)
+            if need_W:
+                col = im2col(x[s], KH, KW, SH, SW, self.pads, OH, OW).reshape(gy_s.shape[0], G, -1, OH * OW)
+                gW += xp.matmul(gy_s, col.transpose(0, 1, 3, 2)).sum(axis=0)
+            if need_x:
+                gcol = xp.matmul(Wg.transpose(0, 2, 1), gy_s)          # (n, G, C/G*KH*KW, OH*OW)
+                gx[s] = col2im(gcol.reshape(-1, C, KH, KW, OH, OW), x[s].shape, SH, SW, self.pads)
+        gb = gy.sum(axis=(0, 2, 3)) if len(self.needs_input_grad) == 3 and self.needs_input_grad[2] else None
+        return gx, gW.reshape(W.shape) if need_W else None, gb
+
+
+def conv2d(x, weight, bias=None, stride=1, padding=0, groups=1):
+    """2-D convolution of an NCHW batch.
+
+    Inputs:
+    - x: (N, C, H, W)
+    - weight: (OC, C / groups, KH, KW); KH != KW is fine (1x7, 7x1 as in Inception v3)
+    - bias: (OC,) or None
+    - stride: int or (SH, SW), positive
+    - padding: zeros; an int, (PH, PW), or ((top, bottom), (left, right))
+    - groups: G splits channels into G independent convolutions (AlexNet's two towers; G = C is depthwise)
+    Returns y: (N, OC, OH, OW), OH = floor((H + PT + PB - KH) / SH) + 1.
+    """
+    stride, pads = pair(stride, "stride", "conv2d"), padding4(padding, "conv2d")
+    _check_conv_args(x, weight, bias, stride, pads, groups)
+    inputs = (x, weight) if bias is None else (x, weight, bias)
+    return Conv2d(stride, pads, groups)(*inputs)
+
+
+def _check_conv_args(x, weight, bias, stride, pads, groups):
+    if weight.ndim != 4:
+        raise ValueError(f"conv2d: weight must be (OC, C/groups, KH, KW), got shape {tuple(weight.shape)}")
+    OC, Cg, KH, KW = weight.shape
+    if not isinstance(groups, int) or groups < 1:
+        raise ValueError(f"conv2d: groups must be a positive int, got {groups!r}")
+    if OC % groups:
+        raise ValueError(f"conv2d: groups={groups} must divide the out_channels={OC} of weight {tuple(weight.shape)}")
+    if x.ndim != 4 or x.shape[1] != Cg * groups:
+        raise ValueError(f"conv2d: x must be (N, C, H, W) with C = weight.shape[1] * groups = {Cg * groups}, "
+                         f"got {tuple(x.shape)}")
+    if min(stride) < 1:
+        raise ValueError(f"conv2d: stride must be positive, got {stride}")
+    Hp, Wp = x.shape[2] + pads[0] + pads[1], x.shape[3] + pads[2] + pads[3]
+    if KH > Hp or KW > Wp:
+        raise ValueError(f"conv2d: kernel {KH}x{KW} is larger than the padded input {Hp}x{Wp} "
+                         f"(input {x.shape[2]}x{x.shape[3]}, padding {pads})")
+    if x.dtype != weight.dtype:
+        raise TypeError(f"conv2d: x is {x.dtype} but weight is {weight.dtype}; cast one of them")
+    if bias is not None and tuple(bias.shape) != (OC,):
+        raise ValueError(f"conv2d: bias must have shape ({OC},), got {tuple(bias.shape)}")

@@ -1,0 +1,170 @@
+"""Pooling on NCHW batches: max, average, global average and adaptive average.
+
+Max and average pooling look at the same windows as a convolution (see im2col.py), so
+each is a reduction over the (KH, KW) axes of a strided window view, and each backward
+sends gy back through col2im:
+    max:  the whole gradient goes to the one element that won the window (the first, on ties)
+    avg:  each element of the window gets gy / (window size)
+Output size: OH = floor((H + 2P - K) / S) + 1, or ceil(...) with ceil_mode (GoogLeNet),
+where a window may not start inside the right/bottom padding.
+"""
+from minicnn.autograd import Function
+from minicnn.backend import get_array_module
+from minicnn.im2col import col2im, pad_spatial, pool_outsize, window_view
+from minicnn.ops.reduce import mean
+from minicnn.ops.utils import check_ndim, pair
+
+__all__ = ["max_pool2d", "avg_pool2d", "global_avg_pool2d", "adaptive_avg_pool2d"]
+
+
+class _Pool2d(Function):
+    """Window geometry shared by max and average pooling."""
+
+    def __init__(self, kernel, stride, padding, ceil_mode):
+        self.kernel, self.stride, self.padding, self.ceil_mode = kernel, stride, padding, ceil_mode
+
+    def _geometry(self, x):
+        (KH, KW), (SH, SW), (PH, PW) = self.kernel, self.stride, self.padding
+        H, W = x.shape[2:]
+        OH = pool_outsize(H, KH, SH, PH, self.ceil_mode)
+        OW = pool_outsize(W, KW, SW, PW, self.ceil_mode)
+        # ceil_mode's last window may hang over the bottom/right edge: pad a little more there.
+        pads = (PH, max(PH, SH * (OH - 1) + KH - H - PH), PW, max(PW, SW * (OW - 1) + KW - W - PW))
+        return KH, KW, SH, SW, OH, OW, pads
+
+
+class MaxPool2d(_Pool2d):
+    """y[n, c, oh, ow] = max over the window; gx = gy routed to each window's argmax."""
+
+    def forward(self, x):
+        xp = get_array_module(x)
+        KH, KW, SH, SW, OH, OW, pads = self._geometry(x)
+        padded = xp.ascontiguousarray(pad_spatial(x, pads, value=-xp.inf))
+        col = window_view(padded, KH, KW, SH, SW, OH, OW).reshape(x.shape[0], x.shape[1], KH * KW, OH, OW)
+        argmax = col.argmax(axis=2)                                     # (N, C, OH, OW)
+        self.save_for_backward(argmax)
+        self.x_shape, self.pads = x.shape, pads
+        return xp.take_along_axis(col, argmax[:, :, None], axis=2)[:, :, 0]
+
+    def backward(self, gy):
+        (argmax,) = self.saved
+        xp = get_array_module(gy)
+        KH, KW, SH, SW = *self.kernel, *self.stride
+        N, C, OH, OW = gy.shape
+        winner = xp.arange(KH * KW).reshape(1, 1, -1, 1, 1) == argmax[:, :, None]
+        gcol = (winner * gy[:, :, None]).reshape(N, C, KH, KW, OH, OW)
+        return col2im(gcol, self.x_shape, SH, SW, self.pads)
+
+
+class AvgPool2d(_Pool2d):
+    """y = (sum over the window) / divisor;  gx = col2im(gy / divisor) spread over each window.
+
+    count_include_pad=True (PyTorch's default): the divisor counts the zero padding but not
+    the extra cells ceil_mode adds; False: it counts only real input cells.
+    """
+
+    def __init__(self, kernel, stride, padding, ceil_mode, count_include_pad):
+        super().__init__(kernel, stride, padding, ceil_mode)
+        self.count_include_pad = count_include_pad
+
+    def _divisor(self, xp, H, W, OH, OW):
+        (KH, KW), (SH, SW), (PH, PW) = self.kernel, self.stride, self.padding
+
+        def lengths(size, K, S, P, O):
+            start = xp.arange(O) * S - P
+            end = xp.minimum(start + K, size + P)
+            if not self.count_include_pad:
+                start, end = xp.maximum(start, 0), xp.minimum(end, size)
+            return end - start
+
+        return lengths(H, KH, SH, PH, OH)[:, None] * lengths(W, KW, SW, PW, OW)[None, :]
+
+    def forward(self, x):
+        xp = get_array_module(x)
+        KH, KW, SH, SW, OH, OW, pads = self._geometry(x)
+        padded = xp.ascontiguousarray(pad_spatial(x, pads))
+        self.divisor = self._divisor(xp, x.shape[2], x.shape[3], OH, OW).astype(x.dtype)
+        self.x_shape, self.pads = x.shape, pads
+        return window_view(padded, KH, KW, SH, SW, OH, OW).sum(axis=(2, 3)) / self.divisor
+
+    def backward(self, gy):
+        xp = get_array_module(gy)
+        KH, KW, SH, SW = *self.kernel, *self.stride
+        N, C, OH, OW = gy.shape
+        gcol = xp.broadcast_to((gy / self.divisor)[:, :, None, None], (N, C, KH, KW, OH, OW))
+        return col2im(gcol, self.x_shape, SH, SW, self.pads)
+
+
+def _pool_args(op, x, kernel_size, stride, padding):
+    check_ndim(x, (4,), "(N, C, H, W)", op)
+    kernel = pair(kernel_size, "kernel_size", op)
+    stride = kernel if stride is None else pair(stride, "stride", op)
+    padding = pair(padding, "padding", op)
+    if min(kernel) < 1 or min(stride) < 1:
+        raise ValueError(f"{op}: kernel_size and stride must be positive, got {kernel} and {stride}")
+    if padding[0] > kernel[0] // 2 or padding[1] > kernel[1] // 2 or min(padding) < 0:
+        raise ValueError(f"{op}: padding must be between 0 and half the kernel size {kernel}, got {padding}")
+    H, W = x.shape[2:]
+    if kernel[0] > H + 2 * padding[0] or kernel[1] > W + 2 * padding[1]:
+        raise ValueError(f"{op}: kernel {kernel[0]}x{kernel[1]} is larger than the padded input "
+                         f"{H + 2 * padding[0]}x{W + 2 * padding[1]}")
+    return kernel, stride, padding
+
+
+def max_pool2d(x, kernel_size, stride=None, padding=0, ceil_mode=False):
+    """Max pooling. x: (N, C, H, W) -> (N, C, OH, OW).
+
+    stride defaults to kernel_size; overlapping pooling (AlexNet) is kernel 3, stride 2.
+    Padding counts as -inf, so it never wins a window.
+    """
+    kernel, stride, padding = _pool_args("max_pool2d", x, kernel_size, stride, padding)
+    return MaxPool2d(kernel, stride, padding, ceil_mode)(x)
+
+
+def avg_pool2d(x, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True):
+    """Average pooling. x: (N, C, H, W) -> (N, C, OH, OW); see AvgPool2d for the divisor."""
+    kernel, stride, padding = _pool_args("avg_pool2d", x, kernel_size, stride, padding)
+    return AvgPool2d(kernel, stride, padding, ceil_mode, count_include_pad)(x)
+
+
+def global_avg_pool2d(x):
+    """Mean over H and W: (N, C, H, W) -> (N, C, 1, 1) (GoogLeNet, ResNet, DenseNet heads)."""
+    check_ndim(x, (4,), "(N, C, H, W)", "global_avg_pool2d")
+    return mean(x, axis=(2, 3), keepdims=True)
+
+
+class AdaptiveAvgPool2d(Function):
+    """Average over bins that tile the input: bin i spans rows floor(i*H/OH) .. ceil((i+1)*H/OH).
+
+    An average over a rectangle is an average over rows then over columns, so with averaging
+    matrices Ph (OH, H) and Pw (OW, W):  y = Ph @ x @ Pw.T  and  gx = Ph.T @ gy @ Pw.
+    """
+
+    def __init__(self, output_size):
+        self.output_size = output_size
+
+    @staticmethod
+    def _bins(xp, size, out, dtype):
+        i = xp.arange(out)
+        start, end = (i * size) // out, -((-(i + 1) * size) // out)     # floor and ceil
+        j = xp.arange(size)
+        inside = (j[None, :] >= start[:, None]) & (j[None, :] < end[:, None])
+        return (inside / (end - start)[:, None]).astype(dtype)
+
+    def forward(self, x):
+        xp = get_array_module(x)
+        (OH, OW), (H, W) = self.output_size, x.shape[2:]
+        self.Ph, self.Pw = self._bins(xp, H, OH, x.dtype), self._bins(xp, W, OW, x.dtype)
+        return self.Ph @ x @ self.Pw.T
+
+    def backward(self, gy):
+        return self.Ph.T @ gy @ self.Pw
+
+
+def adaptive_avg_pool2d(x, output_size):
+    """Average pooling to a fixed output size (N, C, OH, OW) whatever H and W are."""
+    check_ndim(x, (4,), "(N, C, H, W)", "adaptive_avg_pool2d")
+    output_size = pair(output_size, "output_size", "adaptive_avg_pool2d")
+    if min(output_size) < 1:
+        raise ValueError(f"adaptive_avg_pool2d: output_size must be positive, got {output_size}")
+    return AdaptiveAvgPool2d(output_size)(x)

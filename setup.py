@@ -1,0 +1,19 @@
+from setuptools import find_packages, setup
+
+setup(
+    name="minicnn",
+    version="0.1.0",
+    description="A from-scratch CNN framework on NumPy/CuPy with hand-written backward passes",
+    long_description=open("README.md", encoding="utf-8").read(),
+    long_description_content_type="text/markdown",
+    packages=find_packages(include=["minicnn", "minicnn.*"]),
+    python_requires=">=3.10",
+    install_requires=["numpy>=1.24"],
+    extras_require={
+        "gpu": ["cupy-cuda13x"],
+        "fast": ["numba"],
+        # torch is a test/benchmark oracle only; minicnn/ never imports it.
+        # Pinned exactly: any other version pulls gigabytes of CUDA wheels.
+        "dev": ["pytest", "pytest-xdist", "hypothesis", "torch==2.13.0"],
+    },
+)

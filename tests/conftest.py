@@ -1,0 +1,23 @@
+"""Shared fixtures: ``xp`` runs a test on NumPy always and on CuPy when a GPU is present."""
+import numpy as np
+import pytest
+
+from minicnn import backend
+
+
+def _cupy_or_skip():
+    try:
+        return backend._load_cupy()
+    except backend.DeviceError as e:
+        pytest.skip(f"GPU test skipped: {e}")
+
+
+@pytest.fixture(params=["numpy", pytest.param("cupy", marks=pytest.mark.gpu)])
+def xp(request):
+    """The array module under test."""
+    return np if request.param == "numpy" else _cupy_or_skip()
+
+
+@pytest.fixture
+def rng():
+    return np.random.default_rng(0)

@@ -21,3 +21,9 @@ def xp(request):
 @pytest.fixture
 def rng():
     return np.random.default_rng(0)
+
+
+@pytest.fixture
+def cupy():
+    """CuPy itself, for tests that only make sense on a GPU."""
+    return _cupy_or_skip()

@@ -1,0 +1,147 @@
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import minicnn as mc
+from minicnn import im2col, ops
+from tests.oracle import compare_with_torch, gradcheck_arrays
+
+# (x shape, weight shape, stride, padding as minicnn takes it, padding as torch takes it, groups)
+CASES = {
+    "3x3_pad1": ((2, 3, 5, 5), (4, 3, 3, 3), 1, 1, 1, 1),
+    "stride2_odd": ((1, 2, 7, 6), (3, 2, 3, 3), 2, 1, 1, 1),
+    "stride_hw": ((2, 2, 6, 7), (2, 2, 3, 2), (2, 1), (1, 0), (1, 0), 1),
+    "1x3_inception": ((1, 2, 5, 5), (3, 2, 1, 3), 1, (0, 1), (0, 1), 1),
+    "3x1_inception": ((1, 2, 5, 5), (3, 2, 3, 1), 1, (1, 0), (1, 0), 1),
+    "groups2_alexnet": ((2, 4, 5, 5), (6, 2, 3, 3), 1, 1, 1, 2),
+    "depthwise": ((1, 3, 5, 5), (3, 1, 3, 3), 2, 1, 1, 3),
+    "batch1_no_pad_1x1": ((1, 4, 3, 3), (2, 4, 1, 1), 1, 0, 0, 1),
+    "kernel_gt_stride_overlap": ((1, 1, 9, 9), (2, 1, 5, 5), 3, 2, 2, 1),
+}
+
+
+@pytest.mark.parametrize("bias", [True, False])
+@pytest.mark.parametrize("name", CASES)
+def test_conv2d_gradcheck(xp, rng, name, bias):
+    xs, ws, stride, pad, _, groups = CASES[name]
+    arrays = [rng.standard_normal(xs), rng.standard_normal(ws)] + ([rng.standard_normal(ws[0])] if bias else [])
+    gradcheck_arrays(lambda x, w, b=None: ops.conv2d(x, w, b, stride, pad, groups), arrays, xp)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("name", CASES)
+def test_conv2d_matches_torch(xp, rng, dtype, name):
+    xs, ws, stride, pad, tpad, groups = CASES[name]
+    arrays = [rng.standard_normal(xs), rng.standard_normal(ws), rng.standard_normal(ws[0])]
+    compare_with_torch(lambda x, w, b: ops.conv2d(x, w, b, stride, pad, groups),
+                       lambda x, w, b: F.conv2d(x, w, b, stride, tpad, groups=groups), arrays, xp, dtype)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_conv2d_per_side_padding_matches_torch(xp, rng, dtype):
+    """torch's conv2d takes only symmetric padding: the oracle pads first, then convolves."""
+    arrays = [rng.standard_normal((2, 2, 5, 6)), rng.standard_normal((3, 2, 3, 3))]
+    compare_with_torch(lambda x, w: ops.conv2d(x, w, padding=((0, 2), (1, 0)), stride=2),
+                       lambda x, w: F.conv2d(F.pad(x, (1, 0, 0, 2)), w, stride=2), arrays, xp, dtype)
+    gradcheck_arrays(lambda x, w: ops.conv2d(x, w, padding=((0, 2), (1, 0)), stride=2), arrays, xp)
+
+
+def test_conv2d_only_weight_needs_grad(rng):
+    """The first layer's input needs no gradient: backward must skip col2im and still give gW."""
+    x = mc.Tensor(rng.standard_normal((2, 1, 5, 5)))
+    w = mc.Tensor(rng.standard_normal((2, 1, 3, 3)), requires_grad=True)
+    ops.conv2d(x, w).sum().backward()
+    assert x.grad is None and w.grad.shape == (2, 1, 3, 3)
+
+
+def test_chunked_im2col_gives_the_same_result(rng, monkeypatch):
+    x, w, b = rng.standard_normal((5, 3, 6, 6)), rng.standard_normal((4, 3, 3, 3)), rng.standard_normal(4)
+    gy = rng.standard_normal((5, 4, 6, 6))
+
+    def run():
+        tx, tw, tb = (mc.Tensor(a, requires_grad=True) for a in (x, w, b))
+        y = ops.conv2d(tx, tw, tb, padding=1)
+        y.backward(gy)
+        return y.numpy(), tx.grad.numpy(), tw.grad.numpy(), tb.grad.numpy()
+
+    whole = run()
+    per_sample = 3 * 9 * 36 * 8
+    monkeypatch.setattr(im2col, "max_col_bytes", 2 * per_sample)   # chunks of 2, 2, 1 samples
+    assert [s.stop - s.start for s in im2col.batch_chunks(5, per_sample)] == [2, 2, 1]
+    for a, b_ in zip(whole, run()):
+        np.testing.assert_allclose(a, b_, rtol=1e-12, atol=1e-12)
+
+
+def test_output_size_formula_of_lecture_11():
+    """W2 = (W1 - F + 2P) / S + 1: AlexNet conv1 227 -> 55, VGG 3x3 pad 1 keeps 224."""
+    assert im2col.conv_outsize(227, 11, 4, 0, 0) == 55
+    assert im2col.conv_outsize(224, 3, 1, 1, 1) == 224
+    assert im2col.conv_outsize(224, 7, 2, 3, 3) == 112
+    y = ops.conv2d(mc.Tensor(np.zeros((1, 3, 227, 227), np.float32)), mc.Tensor(np.zeros((2, 3, 11, 11), np.float32)),
+                   stride=4)
+    assert y.shape == (1, 2, 55, 55)
+
+
+def naive_conv(x, w, stride, pad):
+    """The definition, with loops over every output pixel (small inputs only)."""
+    x = np.pad(x, [(0, 0), (0, 0), (pad, pad), (pad, pad)])
+    N, C, H, W = x.shape
+    OC, _, KH, KW = w.shape
+    OH, OW = (H - KH) // stride + 1, (W - KW) // stride + 1
+    y = np.zeros((N, OC, OH, OW))
+    for i in range(OH):
+        for j in range(OW):
+            patch = x[:, :, i * stride:i * stride + KH, j * stride:j * stride + KW]
+            y[:, :, i, j] = np.tensordot(patch, w, axes=([1, 2, 3], [1, 2, 3]))
+    return y
+
+
+def test_conv2d_matches_the_definition(rng):
+    x, w = rng.standard_normal((2, 3, 7, 7)), rng.standard_normal((4, 3, 3, 3))
+    np.testing.assert_allclose(ops.conv2d(mc.Tensor(x), mc.Tensor(w), stride=2, padding=1).numpy(),
+                               naive_conv(x, w, 2, 1), rtol=1e-12, atol=1e-12)
+
+
+@settings(max_examples=40, deadline=None)
+@given(N=st.integers(1, 2), Cg=st.integers(1, 3), OCg=st.integers(1, 3), groups=st.integers(1, 3),
+       H=st.integers(1, 9), W=st.integers(1, 9), KH=st.integers(1, 4), KW=st.integers(1, 4),
+       SH=st.integers(1, 3), SW=st.integers(1, 3), PH=st.integers(0, 2), PW=st.integers(0, 2), seed=st.integers(0, 99))
+def test_conv2d_property_shapes_and_values(N, Cg, OCg, groups, H, W, KH, KW, SH, SW, PH, PW, seed):
+    if KH > H + 2 * PH or KW > W + 2 * PW:
+        with pytest.raises(ValueError, match="kernel .* is larger than the padded input"):
+            ops.conv2d(mc.Tensor(np.zeros((N, Cg * groups, H, W))), mc.Tensor(np.zeros((OCg * groups, Cg, KH, KW))),
+                       stride=(SH, SW), padding=(PH, PW), groups=groups)
+        return
+    rng = np.random.default_rng(seed)
+    arrays = [rng.standard_normal((N, Cg * groups, H, W)), rng.standard_normal((OCg * groups, Cg, KH, KW))]
+    y = compare_with_torch(lambda x, w: ops.conv2d(x, w, stride=(SH, SW), padding=(PH, PW), groups=groups),
+                           lambda x, w: F.conv2d(x, w, stride=(SH, SW), padding=(PH, PW), groups=groups),
+                           arrays, np)
+    assert y.shape == (N, OCg * groups, (H + 2 * PH - KH) // SH + 1, (W + 2 * PW - KW) // SW + 1)
+
+
+def T(shape, dtype=np.float64):
+    return mc.Tensor(np.zeros(shape, dtype))
+
+
+@pytest.mark.parametrize("args, kwargs, error, message", [
+    ((T((1, 1, 28, 28)), T((6, 3, 5, 5))), {}, ValueError,
+     r"conv2d: x must be \(N, C, H, W\) with C = weight.shape\[1\] \* groups = 3, got \(1, 1, 28, 28\)"),
+    ((T((1, 3, 28)), T((6, 3, 5, 5))), {}, ValueError, r"conv2d: x must be \(N, C, H, W\)"),
+    ((T((1, 3, 8, 8)), T((6, 3, 5))), {}, ValueError, r"conv2d: weight must be \(OC, C/groups, KH, KW\), got shape \(6, 3, 5\)"),
+    ((T((1, 3, 3, 3)), T((6, 3, 5, 5))), {}, ValueError, r"conv2d: kernel 5x5 is larger than the padded input 3x3"),
+    ((T((1, 3, 8, 8)), T((6, 3, 3, 3))), {"stride": 0}, ValueError, r"conv2d: stride must be positive, got \(0, 0\)"),
+    ((T((1, 3, 8, 8)), T((6, 3, 3, 3))), {"stride": (1, -2)}, ValueError, r"conv2d: stride must be positive"),
+    ((T((1, 6, 8, 8)), T((4, 2, 3, 3))), {"groups": 3}, ValueError,
+     r"conv2d: groups=3 must divide the out_channels=4"),
+    ((T((1, 4, 8, 8)), T((6, 4, 3, 3))), {"groups": 0}, ValueError, r"conv2d: groups must be a positive int, got 0"),
+    ((T((1, 3, 8, 8)), T((6, 3, 3, 3))), {"bias": T((5,))}, ValueError, r"conv2d: bias must have shape \(6,\), got \(5,\)"),
+    ((T((1, 3, 8, 8), np.float32), T((6, 3, 3, 3))), {}, TypeError, r"conv2d: x is float32 but weight is float64"),
+    ((T((1, 3, 8, 8)), T((6, 3, 3, 3))), {"padding": "same"}, ValueError, r"conv2d: padding must be an int"),
+])
+def test_conv2d_errors(args, kwargs, error, message):
+    with pytest.raises(error, match=message):
+        ops.conv2d(*args, **kwargs)

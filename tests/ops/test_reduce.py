@@ -1,0 +1,32 @@
+import numpy as np
+import pytest
+import torch
+
+import minicnn as mc
+from minicnn import ops
+from tests.oracle import compare_with_torch, gradcheck_arrays
+
+CASES = [
+    ("sum_all", lambda x: ops.sum(x), lambda x: x.sum()),
+    ("sum_axis", lambda x: ops.sum(x, axis=1), lambda x: x.sum(1)),
+    ("sum_axes_keep", lambda x: ops.sum(x, axis=(0, 2), keepdims=True), lambda x: x.sum((0, 2), keepdim=True)),
+    ("mean_all", lambda x: ops.mean(x), lambda x: x.mean()),
+    ("mean_neg_axis", lambda x: ops.mean(x, axis=-1), lambda x: x.mean(-1)),
+    ("max_axis", lambda x: ops.max(x, axis=1), lambda x: x.max(1).values),
+    ("max_keep", lambda x: ops.max(x, axis=2, keepdims=True), lambda x: x.max(2, keepdim=True).values),
+    ("amax_all", lambda x: ops.max(x), lambda x: x.amax()),
+]
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("name, ours, theirs", CASES, ids=[c[0] for c in CASES])
+def test_reductions(xp, rng, dtype, name, ours, theirs):
+    x = rng.standard_normal((3, 4, 5))
+    gradcheck_arrays(ours, [x], xp)
+    compare_with_torch(ours, theirs, [x], xp, dtype)
+
+
+def test_max_shares_gradient_between_ties():
+    x = mc.Tensor(np.array([1.0, 3.0, 3.0]), requires_grad=True)
+    ops.max(x).backward()
+    np.testing.assert_allclose(x.grad.numpy(), [0.0, 0.5, 0.5])

@@ -1,0 +1,65 @@
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+import minicnn as mc
+from minicnn import ops
+from tests.oracle import compare_with_torch, gradcheck_arrays
+
+CASES = [
+    ("reshape", lambda x: ops.reshape(x, (6, 4)), lambda x: x.reshape(6, 4), (2, 3, 4)),
+    ("transpose", lambda x: ops.transpose(x, (2, 0, 1)), lambda x: x.permute(2, 0, 1), (2, 3, 4)),
+    ("transpose_reverse", lambda x: ops.transpose(x), lambda x: x.permute(2, 1, 0), (2, 3, 4)),
+    ("flatten", ops.flatten, lambda x: torch.flatten(x, 1), (2, 3, 2, 2)),
+    ("slice", lambda x: x[:, 1:, ::2], lambda x: x[:, 1:, ::2], (2, 3, 4)),
+    ("fancy_repeat", lambda x: x[[0, 1, 0]], lambda x: x[[0, 1, 0]], (2, 3)),
+    ("pad", lambda x: ops.pad(x, ((1, 0), (2, 3))), lambda x: F.pad(x, (2, 3, 1, 0)), (2, 3, 4, 5)),
+    ("pad_sym", lambda x: ops.pad(x, 1), lambda x: F.pad(x, (1, 1, 1, 1)), (1, 2, 3, 3)),
+    ("pad_channels", lambda x: ops.pad_channels(x, 2, 1), lambda x: F.pad(x, (0, 0, 0, 0, 2, 1)), (2, 3, 2, 2)),
+]
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("name, ours, theirs, shape", CASES, ids=[c[0] for c in CASES])
+def test_shape_ops(xp, rng, dtype, name, ours, theirs, shape):
+    x = rng.standard_normal(shape)
+    gradcheck_arrays(ours, [x], xp)
+    compare_with_torch(ours, theirs, [x], xp, dtype)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_concat_channels(xp, rng, dtype):
+    arrays = [rng.standard_normal((2, c, 3, 3)) for c in (1, 4, 2)]
+    gradcheck_arrays(lambda *xs: ops.concat(xs), arrays, xp)
+    compare_with_torch(lambda *xs: ops.concat(xs), lambda *xs: torch.cat(xs, 1), arrays, xp, dtype)
+
+
+def test_concat_same_tensor_twice_accumulates():
+    x = mc.Tensor(np.ones((1, 2, 1, 1)), requires_grad=True)
+    ops.concat([x, x]).sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), 2.0)
+
+
+def test_concat_errors():
+    with pytest.raises(ValueError, match=r"concat: all shapes must match except along axis 1; tensor 0 has shape "
+                                         r"\(1, 2, 3, 3\), tensor 1 has \(1, 2, 4, 3\)"):
+        ops.concat([mc.Tensor(np.ones((1, 2, 3, 3))), mc.Tensor(np.ones((1, 2, 4, 3)))])
+    with pytest.raises(ValueError, match="concat: needs at least one tensor"):
+        ops.concat([])
+
+
+def test_option_a_shortcut_shape():
+    x = mc.Tensor(np.ones((2, 16, 32, 32)))
+    y = ops.pad_channels(x[:, :, ::2, ::2], 8, 8)
+    assert y.shape == (2, 32, 16, 16)
+    assert float(y.numpy()[:, :8].sum()) == 0 and float(y.numpy()[:, 8:24].min()) == 1
+
+
+def test_pad_errors():
+    with pytest.raises(ValueError, match=r"pad: input must be \(N, C, H, W\)"):
+        ops.pad(mc.Tensor(np.ones(3)), 1)
+    with pytest.raises(ValueError, match="pad: padding must be non-negative ints, got -1"):
+        ops.pad(mc.Tensor(np.ones((1, 1, 2, 2))), -1)
+    with pytest.raises(ValueError, match="pad_channels: before and after must be >= 0"):
+        ops.pad_channels(mc.Tensor(np.ones((1, 1, 2, 2))), -1, 0)

@@ -1,0 +1,112 @@
+import numpy as np
+import pytest
+
+import minicnn as mc
+from minicnn import ops
+
+
+def test_tensor_used_twice_accumulates():
+    x = mc.Tensor([3.0], requires_grad=True)
+    y = x * x + x          # dy/dx = 2x + 1
+    y.backward()
+    np.testing.assert_allclose(x.grad.numpy(), [7.0])
+
+
+def test_diamond_graph_residual():
+    """y = relu-free residual: h = 2x; y = h*h + h; gradients meet at h (micrograd #64)."""
+    x = mc.Tensor([1.5], requires_grad=True)
+    h = x * 2
+    y = h * h + h
+    y.backward()
+    np.testing.assert_allclose(x.grad.numpy(), [2 * (2 * 3.0 + 1)])
+
+
+def test_grad_accumulates_across_backward_calls():
+    x = mc.Tensor([1.0, 2.0], requires_grad=True)
+    (x * 3).sum().backward()
+    (x * 3).sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), [6.0, 6.0])
+    x.zero_grad()
+    assert x.grad is None
+
+
+def test_deep_chain_has_no_recursion_limit():
+    """5000 ops deep (ResNet-1202 is ~3700): the iterative walk must not recurse."""
+    x = mc.Tensor([1.0], requires_grad=True)
+    y = x
+    for _ in range(5000):
+        y = y * 1.0001
+    y.backward()
+    np.testing.assert_allclose(x.grad.numpy(), [1.0001 ** 5000], rtol=1e-4)
+
+
+def test_graph_freed_after_backward_unless_retained():
+    x = mc.Tensor([2.0], requires_grad=True)
+    y = x * x
+    y.backward(retain_graph=True)
+    y.backward()
+    np.testing.assert_allclose(x.grad.numpy(), [8.0])
+    assert y.creator.saved is None and y.creator.inputs is None
+    with pytest.raises(RuntimeError, match="already freed.*retain_graph=True"):
+        y.backward()
+
+
+def test_no_grad_records_nothing():
+    x = mc.Tensor([2.0], requires_grad=True)
+    with mc.no_grad():
+        y = x * x
+        assert not mc.is_grad_enabled()
+    assert mc.is_grad_enabled()
+    assert y.creator is None and not y.requires_grad
+    with pytest.raises(RuntimeError, match="does not require grad"):
+        y.backward()
+
+
+def test_no_grad_saves_no_buffers():
+    x = mc.Tensor(np.ones((1, 1, 4, 4)), requires_grad=True)
+    f = ops.conv.Conv2d((1, 1), (0, 0, 0, 0), 1)
+    with mc.no_grad():
+        f(x, mc.Tensor(np.ones((1, 1, 3, 3)), requires_grad=True))
+    assert f.saved == ()
+
+
+def test_intermediate_graph_is_released_when_output_dies():
+    import gc
+    import weakref
+    x = mc.Tensor(np.ones(3), requires_grad=True)
+    y = (x * 2).sum()
+    creator = weakref.ref(y.creator)
+    del y
+    gc.collect()
+    assert creator() is None
+
+
+def test_nonscalar_backward_needs_grad():
+    x = mc.Tensor([1.0, 2.0], requires_grad=True)
+    with pytest.raises(RuntimeError, match="only for a single-element output"):
+        (x * 2).backward()
+    with pytest.raises(ValueError, match=r"grad has shape \(3,\), expected the output's shape \(2,\)"):
+        (x * 2).backward(np.ones(3))
+    (x * 2).backward(np.array([1.0, 10.0]))
+    np.testing.assert_allclose(x.grad.numpy(), [2.0, 20.0])
+
+
+def test_only_inputs_that_need_grad_get_one():
+    a = mc.Tensor([1.0], requires_grad=True)
+    b = mc.Tensor([2.0])
+    (a * b).backward()
+    assert b.grad is None
+    np.testing.assert_allclose(a.grad.numpy(), [2.0])
+
+
+def test_custom_function_with_wrong_gradient_shape_is_reported():
+    class Bad(mc.Function):
+        def forward(self, x):
+            return x * 2
+
+        def backward(self, gy):
+            return gy[:1]
+
+    x = mc.Tensor([1.0, 2.0], requires_grad=True)
+    with pytest.raises(RuntimeError, match=r"Bad.backward returned a gradient of shape \(1,\) for an input of shape \(2,\)"):
+        Bad()(x).sum().backward()

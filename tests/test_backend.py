@@ -1,0 +1,73 @@
+import numpy as np
+import pytest
+
+import minicnn as mc
+from minicnn import backend
+
+
+def test_cpu_is_numpy():
+    x = np.zeros(3)
+    assert backend.get_array_module(x) is np
+    assert backend.device_of(x) == "cpu"
+    assert mc.Tensor(x).device == "cpu"
+
+
+@pytest.mark.parametrize("name, expected", [("cpu", "cpu"), ("CUDA", "cuda:0"), ("gpu", "cuda:0"), ("cuda:1", "cuda:1")])
+def test_normalize_device(name, expected):
+    assert backend.normalize_device(name) == expected
+
+
+def test_unknown_device_is_an_error():
+    with pytest.raises(ValueError, match="unknown device 'tpu'"):
+        backend.normalize_device("tpu")
+
+
+@pytest.mark.skipif(backend.cuda_available(), reason="this machine has a GPU")
+def test_cuda_without_gpu_says_why_and_how_to_fix():
+    with pytest.raises(backend.DeviceError, match="device 'cuda' is not available: .*Use device 'cpu'"):
+        mc.Tensor([1.0]).to("cuda")
+    with pytest.raises(backend.DeviceError, match="not available"):
+        mc.set_default_device("cuda")
+    assert mc.get_default_device() == "cpu"
+    assert not mc.cuda_available()
+
+
+def test_default_device_from_environment(monkeypatch):
+    monkeypatch.setattr(backend, "_default_device", None)
+    monkeypatch.setenv("MINICNN_DEVICE", "cpu")
+    assert backend.get_default_device() == "cpu"
+    monkeypatch.setattr(backend, "_default_device", None)
+    monkeypatch.setenv("MINICNN_DEVICE", "abacus")
+    with pytest.raises(ValueError, match="unknown device 'abacus'"):
+        backend.get_default_device()
+    monkeypatch.setattr(backend, "_default_device", None)
+
+
+def test_scatter_add_accumulates_repeated_indices():
+    target = np.zeros(4)
+    backend.scatter_add(target, np.array([1, 1, 3]), np.array([1.0, 2.0, 5.0]))
+    np.testing.assert_array_equal(target, [0, 3, 0, 5])
+
+
+def test_as_strided_view_is_read_only_and_shares_memory():
+    x = np.arange(6.0)
+    v = backend.as_strided(x, (2, 2), (2 * x.itemsize, x.itemsize))
+    np.testing.assert_array_equal(v, [[0, 1], [2, 3]])
+    assert np.shares_memory(v, x) and not v.flags.writeable
+
+
+@pytest.mark.gpu
+def test_mixing_devices_names_both(cupy):
+    a, b = mc.Tensor(np.ones(2)), mc.Tensor(np.ones(2)).to("cuda")
+    with pytest.raises(backend.DeviceError, match="cpu and cuda:0"):
+        a + b
+
+
+def test_mixing_devices_error_without_gpu(monkeypatch):
+    """The device check itself, with device_of faked so it runs on CPU-only machines."""
+    a, b = mc.Tensor(np.ones(2)), mc.Tensor(np.ones(2))
+    real = backend.device_of
+    import minicnn.autograd as autograd
+    monkeypatch.setattr(autograd, "device_of", lambda arr: "cuda:0" if arr is b.data else real(arr))
+    with pytest.raises(backend.DeviceError, match=r"Add: inputs are on different devices \(cpu and cuda:0\)"):
+        a + b

@@ -5,5 +5,6 @@ from minicnn.backend import (DeviceError, cuda_available, get_array_module, get_
                              set_default_device)
 from minicnn import ops
 from minicnn.gradcheck import GradcheckError, gradcheck
+from minicnn.random import manual_seed
 
 __version__ = "0.1.0"

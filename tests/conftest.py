@@ -20,7 +20,9 @@ def xp(request):
 
 @pytest.fixture
 def rng():
-    return np.random.default_rng(0)
+    # Not 0: gradcheck and compare_with_torch draw the upstream gradient from seed 0, and
+    # inputs drawn from the same stream would equal it (which hides batch-norm errors).
+    return np.random.default_rng(31415)
 
 
 @pytest.fixture

@@ -4,3 +4,9 @@ from minicnn.ops.reduce import max, mean, sum
 from minicnn.ops.shape import concat, flatten, getitem, pad, pad_channels, reshape, transpose
 from minicnn.ops.conv import conv2d
 from minicnn.ops.pool import adaptive_avg_pool2d, avg_pool2d, global_avg_pool2d, max_pool2d
+from minicnn.ops.activation import leaky_relu, relu, sigmoid, tanh
+from minicnn.ops.linear import linear
+from minicnn.ops.dropout import dropout
+from minicnn.ops.lrn import local_response_norm
+from minicnn.ops.batchnorm import batch_norm
+from minicnn.ops.loss import accuracy, cross_entropy, log_softmax, mse_loss, softmax

@@ -1,0 +1,129 @@
+"""Batch normalisation (Ioffe & Szegedy 2015) per channel, for (N, C), (N, C, L) and (N, C, H, W).
+
+Statistics are taken per channel c over the M = N * L (or N * H * W) values of that channel.
+
+Training:
+    mu     = mean of x over the channel's M values
+    var    = mean of (x - mu)**2                     (biased: divides by M)
+    invstd = 1 / sqrt(var + eps)
+    xhat   = (x - mu) * invstd
+    y      = gamma * xhat + beta
+    running_mean = (1 - momentum) * running_mean + momentum * mu
+    running_var  = (1 - momentum) * running_var  + momentum * var * M / (M - 1)   (unbiased, as PyTorch)
+Evaluation: mu and var are the running estimates, which are left unchanged.
+
+Backward, with dxhat = gy * gamma and sums over the channel's M values:
+    gbeta  = sum(gy)
+    ggamma = sum(gy * xhat)
+    gx     = invstd / M * (M * dxhat - sum(dxhat) - xhat * sum(dxhat * xhat))     training
+    gx     = dxhat * invstd                                                       evaluation
+In training mu and var depend on x, which gives the two subtracted sums; in evaluation
+they are constants and batch norm is a per-channel affine map.
+"""
+from minicnn.autograd import Function
+from minicnn.backend import get_array_module
+from minicnn.ops.utils import check_ndim
+from minicnn.tensor import Tensor
+
+__all__ = ["batch_norm"]
+
+
+class BatchNorm(Function):
+    """y = gamma * (x - mu) * invstd + beta; see the module docstring for the gradients."""
+
+    def __init__(self, training, momentum, eps, running_mean, running_var, has_weight, has_bias):
+        self.training, self.momentum, self.eps = training, momentum, eps
+        self.running_mean, self.running_var = running_mean, running_var
+        self.has_weight, self.has_bias = has_weight, has_bias
+
+    def forward(self, x, *params):
+        xp = get_array_module(x)
+        C = x.shape[1]
+        self.axes = (0,) + tuple(range(2, x.ndim))            # every axis but the channel axis
+        shape = (1, C) + (1,) * (x.ndim - 2)                   # a per-channel value, broadcastable
+        if self.training:
+            mu = x.mean(axis=self.axes)
+            var = ((x - mu.reshape(shape)) ** 2).mean(axis=self.axes)
+            if self.running_mean is not None:
+                self._update_running(mu, var, x.size // C)
+        else:
+            mu = self.running_mean.data.astype(x.dtype, copy=False)
+            var = self.running_var.data.astype(x.dtype, copy=False)
+        invstd = 1 / xp.sqrt(var + self.eps)                   # (C,)
+        xhat = (x - mu.reshape(shape)) * invstd.reshape(shape)
+        gamma = params[0].reshape(shape) if self.has_weight else None
+        y = xhat * gamma if self.has_weight else xhat.copy()
+        if self.has_bias:
+            y += params[-1].reshape(shape)
+        self.save_for_backward(xhat, invstd.reshape(shape), gamma)
+        return y
+
+    def _update_running(self, mu, var, M):
+        """running = (1 - momentum) * running + momentum * batch statistic, in place."""
+        m = self.momentum
+        rm, rv = self.running_mean.data, self.running_var.data
+        rm *= 1 - m
+        rm += m * mu.astype(rm.dtype, copy=False)
+        rv *= 1 - m
+        rv += m * (var * (M / (M - 1))).astype(rv.dtype, copy=False)
+
+    def backward(self, gy):
+        xhat, invstd, gamma = self.saved
+        dxhat = gy * gamma if gamma is not None else gy
+        grads = []
+        if self.needs_input_grad[0]:
+            if self.training:
+                M = gy.size // gy.shape[1]
+                sum_dxhat = dxhat.sum(axis=self.axes, keepdims=True)
+                sum_dxhat_xhat = (dxhat * xhat).sum(axis=self.axes, keepdims=True)
+                gx = invstd / M * (M * dxhat - sum_dxhat - xhat * sum_dxhat_xhat)
+            else:
+                gx = dxhat * invstd
+            grads.append(gx)
+        else:
+            grads.append(None)
+        flags = iter(self.needs_input_grad[1:])
+        if self.has_weight:
+            grads.append((gy * xhat).sum(axis=self.axes) if next(flags) else None)
+        if self.has_bias:
+            grads.append(gy.sum(axis=self.axes) if next(flags) else None)
+        return tuple(grads)
+
+
+def batch_norm(x, running_mean, running_var, weight=None, bias=None, training=True, momentum=0.1, eps=1e-5):
+    """Batch normalisation with statistics per channel (BatchNorm1d and BatchNorm2d alike).
+
+    Inputs:
+    - x: (N, C), (N, C, L) or (N, C, H, W)
+    - running_mean, running_var: (C,) Tensors without grad, updated in place when training;
+      both None to keep no running estimates (then training must be True)
+    - weight, bias: gamma and beta, (C,) Tensors, or None (affine=False)
+    - training: True normalises with the batch's statistics, False with the running ones
+    - momentum: weight of the new batch in the running estimates
+    - eps: added to the variance before the square root
+    Returns y: the same shape and dtype as x.
+    """
+    check_ndim(x, (2, 3, 4), "(N, C), (N, C, L) or (N, C, H, W)", "batch_norm")
+    C = x.shape[1]
+    if (running_mean is None) != (running_var is None):
+        raise ValueError("batch_norm: give both running_mean and running_var, or neither")
+    if running_mean is None and not training:
+        raise ValueError("batch_norm: running_mean and running_var are needed when training=False")
+    for name, t in (("running_mean", running_mean), ("running_var", running_var),
+                    ("weight", weight), ("bias", bias)):
+        if t is None:
+            continue
+        if not isinstance(t, Tensor):
+            raise TypeError(f"batch_norm: {name} must be a Tensor or None, got {type(t).__name__}")
+        if tuple(t.shape) != (C,):
+            raise ValueError(f"batch_norm: {name} must have shape (C,) = ({C},) for x of shape "
+                             f"{tuple(x.shape)}, got {tuple(t.shape)}")
+    for name, t in (("weight", weight), ("bias", bias)):
+        if t is not None and t.dtype != x.dtype:
+            raise TypeError(f"batch_norm: x is {x.dtype} but {name} is {t.dtype}; cast one of them")
+    if training and x.size // max(C, 1) <= 1:
+        raise ValueError(f"batch_norm: expected more than 1 value per channel when training, "
+                         f"got input shape {tuple(x.shape)}")
+    params = tuple(t for t in (weight, bias) if t is not None)
+    fn = BatchNorm(training, momentum, eps, running_mean, running_var, weight is not None, bias is not None)
+    return fn(x, *params)

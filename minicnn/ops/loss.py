@@ -1,0 +1,230 @@
+"""Softmax, log-softmax, the classification loss (cross-entropy from logits), MSE and accuracy.
+
+With z the logits of one sample and p = softmax(z), p_c = exp(z_c) / sum_j exp(z_j):
+    softmax:      dz = p * (gy - sum_c gy_c p_c)
+    log_softmax:  log p = z - max(z) - log(sum_j exp(z_j - max(z)));   dz = gy - p * sum_c gy_c
+Subtracting max(z) changes nothing mathematically and keeps exp from overflowing.
+
+Cross-entropy with label smoothing eps (PyTorch's semantics) compares p with the target
+distribution q = (1 - eps) * onehot(label) + eps / C:
+    loss_n = -sum_c q_nc log p_nc        (eps = 0: -log p_n,label)
+    dz_n   = (p_n - q_n) * gy_n          divided by N for reduction="mean"
+Fusing log-softmax and the loss into one Function gives this short backward and avoids
+log(0) for confidently wrong predictions.
+
+MSE: loss = mean (or sum) of (input - target)**2;  dinput = 2 * (input - target) * gy / M (mean),
+dtarget = -dinput.
+"""
+from minicnn.autograd import Function
+from minicnn.backend import device_of, get_array_module, to_device
+from minicnn.ops.utils import as_tensor, check_ndim
+from minicnn.tensor import Tensor
+
+__all__ = ["softmax", "log_softmax", "cross_entropy", "mse_loss", "accuracy"]
+
+
+def _log_softmax(z, axis):
+    """log softmax(z) along ``axis`` on arrays, stable for any z."""
+    xp = get_array_module(z)
+    shifted = z - z.max(axis=axis, keepdims=True)
+    return shifted - xp.log(xp.exp(shifted).sum(axis=axis, keepdims=True))
+
+
+class Softmax(Function):
+    """p = exp(z - max z) / sum exp(z - max z);  dz = p * (gy - sum(gy * p))."""
+
+    def __init__(self, axis):
+        self.axis = axis
+
+    def forward(self, z):
+        p = get_array_module(z).exp(_log_softmax(z, self.axis))
+        self.save_for_backward(p)
+        return p
+
+    def backward(self, gy):
+        (p,) = self.saved
+        return p * (gy - (gy * p).sum(axis=self.axis, keepdims=True))
+
+
+def softmax(x, axis=1):
+    """Softmax along ``axis`` (the class axis of (N, C) logits by default).
+
+    Inputs:
+    - x: any shape
+    - axis: the axis that sums to 1
+    Returns p: the same shape and dtype as x, positive, summing to 1 along axis.
+    """
+    return Softmax(axis)(x)
+
+
+class LogSoftmax(Function):
+    """y = z - max z - log sum exp(z - max z);  dz = gy - exp(y) * sum(gy)."""
+
+    def __init__(self, axis):
+        self.axis = axis
+
+    def forward(self, z):
+        y = _log_softmax(z, self.axis)
+        self.save_for_backward(y)
+        return y
+
+    def backward(self, gy):
+        (y,) = self.saved
+        xp = get_array_module(gy)
+        return gy - xp.exp(y) * gy.sum(axis=self.axis, keepdims=True)
+
+
+def log_softmax(x, axis=1):
+    """log(softmax(x)) along ``axis``, computed without overflow or log(0).
+
+    Inputs:
+    - x: any shape
+    - axis: the class axis
+    Returns y: the same shape and dtype as x, every value <= 0.
+    """
+    return LogSoftmax(axis)(x)
+
+
+_REDUCTIONS = ("mean", "sum", "none")
+
+
+def _check_reduction(op, reduction, allowed=_REDUCTIONS):
+    if reduction not in allowed:
+        raise ValueError(f"{op}: reduction must be one of {', '.join(map(repr, allowed))}, got {reduction!r}")
+
+
+def _labels_array(op, labels, logits):
+    """Labels as an integer array on the logits' device, checked against logits (N, C)."""
+    array = labels.data if isinstance(labels, Tensor) else labels
+    array = to_device(array, device_of(logits.data))
+    N, C = logits.shape
+    if array.dtype.kind not in "iu":
+        raise TypeError(f"{op}: labels must be integers (class indices), got {array.dtype}")
+    if tuple(array.shape) != (N,):
+        raise ValueError(f"{op}: labels must have shape (N,) = ({N},) to match logits of shape "
+                         f"{tuple(logits.shape)}, got {tuple(array.shape)}")
+    bad = (array < 0) | (array >= C)
+    if bool(bad.any()):
+        value = int(array[bad][0])
+        raise ValueError(f"{op}: label {value} is out of range: class indices must be in [0, {C}) "
+                         f"for logits with C = {C} classes")
+    return array
+
+
+class CrossEntropy(Function):
+    """loss_n = -sum_c q_nc log p_nc, q = (1 - eps) * onehot + eps / C;  dz = (p - q) * gy (/ N)."""
+
+    def __init__(self, labels, reduction, label_smoothing):
+        self.labels, self.reduction, self.eps = labels, reduction, label_smoothing
+
+    def forward(self, z):
+        xp = get_array_module(z)
+        N, C = z.shape
+        logp = _log_softmax(z, axis=1)
+        rows = xp.arange(N)
+        loss = -(1 - self.eps) * logp[rows, self.labels]
+        if self.eps:
+            loss -= (self.eps / C) * logp.sum(axis=1)
+        self.save_for_backward(xp.exp(logp))           # p, the softmax
+        if self.reduction == "none":
+            return loss
+        total = loss.sum()
+        return xp.asarray(total / N if self.reduction == "mean" else total)
+
+    def backward(self, gy):
+        (p,) = self.saved
+        xp = get_array_module(gy)
+        N, C = p.shape
+        g = p - self.eps / C                            # p - q, built without a one-hot matrix
+        g[xp.arange(N), self.labels] -= 1 - self.eps
+        if self.reduction == "none":
+            return g * gy[:, None]
+        return g * (gy / N if self.reduction == "mean" else gy)
+
+
+def cross_entropy(logits, labels, reduction="mean", label_smoothing=0.0):
+    """Softmax cross-entropy from raw scores, as torch.nn.functional.cross_entropy.
+
+    Inputs:
+    - logits: (N, C) unnormalised class scores (no softmax applied)
+    - labels: (N,) integer class indices in [0, C): a Tensor, a NumPy/CuPy array or a list
+    - reduction: "mean" over the batch, "sum", or "none" for the (N,) per-sample losses
+    - label_smoothing: eps in [0, 1]; the target becomes (1 - eps) * onehot + eps / C
+    Returns loss: a scalar Tensor, or (N,) for reduction="none".
+    """
+    check_ndim(logits, (2,), "(N, C) logits", "cross_entropy")
+    _check_reduction("cross_entropy", reduction)
+    if isinstance(label_smoothing, bool) or not isinstance(label_smoothing, (int, float)) \
+            or not 0.0 <= label_smoothing <= 1.0:
+        raise ValueError(f"cross_entropy: label_smoothing must be a number in [0, 1], got {label_smoothing!r}")
+    labels = _labels_array("cross_entropy", labels, logits)
+    return CrossEntropy(labels, reduction, float(label_smoothing))(logits)
+
+
+class MSELoss(Function):
+    """loss = mean (or sum) of d**2 with d = input - target;  dinput = 2 d gy (/ M),  dtarget = -dinput."""
+
+    def __init__(self, reduction):
+        self.reduction = reduction
+
+    def forward(self, x, t):
+        xp = get_array_module(x)
+        d = x - t
+        self.save_for_backward(d)
+        sq = d * d
+        if self.reduction == "none":
+            return sq
+        return xp.asarray(sq.mean() if self.reduction == "mean" else sq.sum())
+
+    def backward(self, gy):
+        (d,) = self.saved
+        g = 2 * d * (gy / d.size if self.reduction == "mean" else gy)
+        return (g if self.needs_input_grad[0] else None), (-g if self.needs_input_grad[1] else None)
+
+
+def mse_loss(input, target, reduction="mean"):
+    """Mean squared error between two tensors of the same shape.
+
+    Inputs:
+    - input: any shape
+    - target: the same shape (a Tensor, which may require grad, or an array)
+    - reduction: "mean" over all elements, "sum", or "none" for the elementwise squares
+    Returns loss: a scalar Tensor, or input's shape for reduction="none".
+    """
+    _check_reduction("mse_loss", reduction)
+    target = as_tensor(target, input)
+    if tuple(target.shape) != tuple(input.shape):
+        raise ValueError(f"mse_loss: target must have the input's shape {tuple(input.shape)}, "
+                         f"got {tuple(target.shape)}")
+    if target.dtype != input.dtype:
+        raise TypeError(f"mse_loss: input is {input.dtype} but target is {target.dtype}; cast one of them")
+    return MSELoss(reduction)(input, target)
+
+
+def accuracy(logits, labels, topk=1):
+    """Fraction of samples whose label is among the ``topk`` highest logits (no gradient).
+
+    Inputs:
+    - logits: (N, C) scores, a Tensor or an array
+    - labels: (N,) integer class indices in [0, C)
+    - topk: k, in 1..C; top-5 accuracy is the ImageNet companion of top-1
+    Returns a Python float in [0, 1].
+
+    Ties are broken as argmax breaks them, towards the lower class index: the label's rank is
+    the number of classes scoring higher, plus those scoring equal with a smaller index. So a
+    constant output does not count as correct everywhere.
+    """
+    if not isinstance(logits, Tensor):
+        logits = Tensor._from_op(logits)
+    check_ndim(logits, (2,), "(N, C) logits", "accuracy")
+    N, C = logits.shape
+    if isinstance(topk, bool) or not isinstance(topk, int) or not 1 <= topk <= C:
+        raise ValueError(f"accuracy: topk must be an int in [1, C] = [1, {C}], got {topk!r}")
+    labels = _labels_array("accuracy", labels, logits)
+    z = logits.data
+    xp = get_array_module(z)
+    rows = xp.arange(N)
+    target = z[rows, labels][:, None]                  # (N, 1) the label's score
+    lower_index = xp.arange(C)[None, :] < labels[:, None]
+    rank = ((z > target) | ((z == target) & lower_index)).sum(axis=1)
+    return float((rank < topk).mean()) if N else 0.0

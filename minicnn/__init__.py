@@ -1,10 +1,11 @@
 """minicnn: a from-scratch CNN framework on NumPy (CPU) and CuPy (GPU)."""
-from minicnn.tensor import Tensor, tensor  # noqa: I001  (tensor first: it loads the ops)
+from minicnn.tensor import Tensor, ones, tensor, zeros  # noqa: I001  (tensor first: it loads the ops)
 from minicnn.autograd import Function, enable_grad, is_grad_enabled, no_grad
 from minicnn.backend import (DeviceError, cuda_available, get_array_module, get_default_device,
                              set_default_device)
 from minicnn import ops
 from minicnn.gradcheck import GradcheckError, gradcheck
 from minicnn.random import manual_seed
+from minicnn.serialization import load, save
 
 __version__ = "0.1.0"

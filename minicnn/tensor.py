@@ -7,7 +7,7 @@ import numpy as np
 
 from minicnn import backend
 
-__all__ = ["Tensor", "tensor"]
+__all__ = ["Tensor", "tensor", "zeros", "ones"]
 
 DEFAULT_FLOAT = np.float32
 
@@ -211,6 +211,16 @@ class Tensor:
 def tensor(data, requires_grad=False, dtype=None, device=None):
     """Shorthand for ``Tensor(...)``, as in PyTorch."""
     return Tensor(data, requires_grad=requires_grad, dtype=dtype, device=device)
+
+
+def zeros(shape, dtype=DEFAULT_FLOAT, device=None, requires_grad=False):
+    """A tensor of zeros (float32 by default) on ``device`` (default: the default device)."""
+    return Tensor(np.zeros(shape, dtype), requires_grad=requires_grad, device=device)
+
+
+def ones(shape, dtype=DEFAULT_FLOAT, device=None, requires_grad=False):
+    """A tensor of ones (float32 by default) on ``device`` (default: the default device)."""
+    return Tensor(np.ones(shape, dtype), requires_grad=requires_grad, device=device)
 
 
 # Imported last: the op modules need Tensor defined above.

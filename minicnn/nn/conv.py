@@ -1,0 +1,44 @@
+"""Conv2d: the convolution layer (weights, bias, default initialisation) around ops.conv2d."""
+from minicnn.nn import init
+from minicnn.nn.module import Module
+from minicnn.nn.parameter import Parameter
+from minicnn.ops.conv import conv2d
+from minicnn.ops.utils import pair
+from minicnn.tensor import zeros
+
+__all__ = ["Conv2d"]
+
+
+class Conv2d(Module):
+    """y = conv2d(x, weight, bias): (N, in_channels, H, W) -> (N, out_channels, OH, OW).
+
+    weight: (out_channels, in_channels / groups, KH, KW); kernel_size may be (1, 7) or (7, 1).
+    padding: an int, (PH, PW) or ((top, bottom), (left, right)). Initialised as PyTorch does.
+    """
+
+    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, groups=1, bias=True):
+        super().__init__()
+        if groups < 1 or in_channels % groups or out_channels % groups:
+            raise ValueError(f"Conv2d: groups={groups} must divide in_channels={in_channels} "
+                             f"and out_channels={out_channels}")
+        self.in_channels, self.out_channels, self.groups = in_channels, out_channels, groups
+        self.kernel_size = pair(kernel_size, "kernel_size", "Conv2d")
+        self.stride = pair(stride, "stride", "Conv2d")
+        self.padding = padding if isinstance(padding, int) else tuple(padding)
+        self.weight = Parameter(zeros((out_channels, in_channels // groups, *self.kernel_size)))
+        self.register_parameter("bias", Parameter(zeros(out_channels)) if bias else None)
+        init.default_layer_init(self.weight, self.bias)
+
+    def forward(self, x):
+        self.check_input(x, f"(N, {self.in_channels}, H, W)", (4,), self.in_channels)
+        return conv2d(x, self.weight, self.bias, self.stride, self.padding, self.groups)
+
+    def extra_repr(self):
+        s = f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, stride={self.stride}"
+        if self.padding != 0:
+            s += f", padding={self.padding}"
+        if self.groups != 1:
+            s += f", groups={self.groups}"
+        if self.bias is None:
+            s += ", bias=False"
+        return s

@@ -1,0 +1,17 @@
+"""Flatten layer: (N, C, H, W) -> (N, C*H*W) between the convolutional and the fully connected part."""
+from minicnn.nn.module import Module
+from minicnn.ops.shape import flatten
+
+__all__ = ["Flatten"]
+
+
+class Flatten(Module):
+    def __init__(self, start_dim=1):
+        super().__init__()
+        self.start_dim = start_dim
+
+    def forward(self, x):
+        return flatten(x, self.start_dim)
+
+    def extra_repr(self):
+        return f"start_dim={self.start_dim}"

@@ -1,0 +1,153 @@
+import numpy as np
+import pytest
+
+import minicnn as mc
+from minicnn import nn
+
+
+class Block(nn.Module):
+    """A ResNet-style basic block, to exercise nested names."""
+
+    def __init__(self, c):
+        super().__init__()
+        self.conv1 = nn.Conv2d(c, c, 3, padding=1, bias=False)
+        self.bn1 = nn.BatchNorm2d(c)
+        self.relu = nn.ReLU()
+        self.conv2 = nn.Conv2d(c, c, 3, padding=1, bias=False)
+        self.bn2 = nn.BatchNorm2d(c)
+
+    def forward(self, x):
+        return self.relu(self.bn2(self.conv2(self.relu(self.bn1(self.conv1(x))))) + x)
+
+
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.stem = nn.Conv2d(1, 4, 3, padding=1)
+        self.layer1 = nn.Sequential(Block(4), Block(4))
+        self.heads = nn.ModuleDict({"cls": nn.Linear(4, 3)})
+        self.extras = nn.ModuleList([nn.Dropout(0.5)])
+        self.pool = nn.GlobalAvgPool2d()
+
+    def forward(self, x):
+        h = self.pool(self.layer1(self.stem(x)))
+        return self.heads["cls"](self.extras[0](h.flatten(1)))
+
+
+def test_names_follow_pytorch_convention():
+    names = list(Net().state_dict())
+    assert names[:2] == ["stem.weight", "stem.bias"]
+    assert "layer1.0.conv1.weight" in names and "layer1.1.bn2.running_var" in names
+    assert "layer1.0.bn1.num_batches_tracked" in names and "heads.cls.weight" in names
+    assert [n for n, _ in Net().named_parameters()][:3] == ["stem.weight", "stem.bias", "layer1.0.conv1.weight"]
+    assert [n for n, _ in Net().named_modules()][:4] == ["", "stem", "layer1", "layer1.0"]
+
+
+def test_parameter_count_and_buffers():
+    net = Net()
+    conv = 4 * 4 * 9
+    expected = (4 * 9 + 4) + 2 * (2 * conv + 2 * 8) + (4 * 3 + 3)
+    assert net.num_parameters() == expected == sum(p.size for p in net.parameters())
+    assert len(list(net.buffers())) == 4 * 3
+    assert len(list(net.children())) == 5
+
+
+def test_shared_parameter_is_listed_once():
+    layer = nn.Linear(2, 2)
+    model = nn.Sequential(layer, nn.ReLU(), layer)
+    assert len(list(model.parameters())) == 2
+
+
+def test_train_eval_propagate_and_change_behaviour():
+    net = Net()
+    assert all(m.training for m in net.modules())
+    net.eval()
+    assert not any(m.training for m in net.modules())
+    x = mc.Tensor(np.random.default_rng(0).standard_normal((2, 1, 5, 5)).astype(np.float32))
+    np.testing.assert_array_equal(net(x).numpy(), net(x).numpy())   # no dropout, running stats fixed
+    assert int(net.layer1[0].bn1.num_batches_tracked.item()) == 0
+    net.train()
+    net(x)
+    assert int(net.layer1[0].bn1.num_batches_tracked.item()) == 1
+
+
+def test_zero_grad_and_backward_reach_every_parameter():
+    net = Net()
+    net(mc.Tensor(np.ones((2, 1, 5, 5), np.float32))).sum().backward()
+    assert all(p.grad is not None for p in net.parameters())
+    net.zero_grad()
+    assert all(p.grad is None for p in net.parameters())
+
+
+def test_state_dict_round_trip_gives_identical_outputs():
+    mc.manual_seed(1)
+    a, b = Net().eval(), Net().eval()
+    x = mc.Tensor(np.random.default_rng(0).standard_normal((2, 1, 5, 5)).astype(np.float32))
+    assert not np.allclose(a(x).numpy(), b(x).numpy())
+    result = b.load_state_dict(a.state_dict())
+    assert result.missing_keys == [] and result.unexpected_keys == []
+    np.testing.assert_array_equal(a(x).numpy(), b(x).numpy())
+    # Loading copies values: the two models do not share arrays afterwards.
+    a.stem.weight.data[...] = 0
+    assert b.stem.weight.data.any()
+
+
+def test_state_dict_accepts_numpy_arrays_and_casts_to_the_parameter_dtype():
+    layer = nn.Linear(2, 3)
+    layer.load_state_dict({"weight": np.ones((3, 2)), "bias": np.zeros(3)})
+    assert layer.weight.dtype == np.float32 and float(layer.weight.data.sum()) == 6
+
+
+def test_strict_loading_names_every_problem_at_once():
+    state = Net().state_dict()
+    del state["stem.bias"]
+    state["stem.extra"] = mc.zeros(1)
+    state["heads.cls.weight"] = mc.zeros((5, 4))
+    with pytest.raises(ValueError) as info:
+        Net().load_state_dict(state)
+    message = str(info.value)
+    assert "missing keys: stem.bias" in message
+    assert "unexpected keys: stem.extra" in message
+    assert "heads.cls.weight: checkpoint (5, 4), model (3, 4)" in message
+    del state["heads.cls.weight"]
+    result = Net().load_state_dict(state, strict=False)
+    assert result.missing_keys == ["stem.bias", "heads.cls.weight"] and result.unexpected_keys == ["stem.extra"]
+
+
+def test_repr_is_nested_and_readable():
+    text = repr(Net())
+    assert text.startswith("Net(\n  (stem): Conv2d(1, 4, kernel_size=(3, 3), stride=(1, 1), padding=1)")
+    assert "  (layer1): Sequential(\n    (0): Block(\n      (conv1): Conv2d(4, 4" in text
+    assert "(cls): Linear(in_features=4, out_features=3, bias=True)" in text
+
+
+def test_assignment_rules():
+    class NoInit(nn.Module):
+        def __init__(self):
+            self.w = nn.Parameter(np.zeros(2))
+
+    with pytest.raises(AttributeError, match=r"call super\(\).__init__\(\) before assigning"):
+        NoInit()
+    layer = nn.Linear(2, 2)
+    with pytest.raises(TypeError, match="cannot assign a int to 'weight'"):
+        layer.weight = 3
+    layer.bias = None
+    assert layer.bias is None and [n for n, _ in layer.named_parameters()] == ["weight"]
+    del layer.weight
+    assert list(layer.parameters()) == []
+
+
+def test_to_cpu_keeps_the_same_parameter_objects():
+    net = Net()
+    before = list(net.parameters())
+    assert net.to("cpu") is net and list(net.parameters()) == before
+    with pytest.raises(ValueError, match="unknown device"):
+        net.to("tpu")
+
+
+def test_to_cuda_moves_parameters_and_buffers(cupy):
+    net = Net().to("cuda")
+    assert all(p.device == "cuda:0" for p in net.parameters())
+    assert all(b.device == "cuda:0" for b in net.buffers())
+    y = net(mc.Tensor(np.ones((2, 1, 5, 5), np.float32)).to("cuda"))
+    assert y.device == "cuda:0"

@@ -12,7 +12,7 @@ import numpy as np
 from numpy.lib.stride_tricks import as_strided as _np_as_strided
 
 __all__ = [
-    "DeviceError", "get_array_module", "device_of", "to_device", "normalize_device",
+    "DeviceError", "is_array", "get_array_module", "device_of", "to_device", "normalize_device",
     "cuda_available", "get_default_device", "set_default_device", "as_strided", "scatter_add",
     "cupy_generator",
 ]
@@ -63,6 +63,11 @@ def cuda_available():
 
 def _is_cupy_array(a):
     return _cupy is not None and isinstance(a, _cupy.ndarray)
+
+
+def is_array(value):
+    """True for a NumPy or CuPy ndarray."""
+    return isinstance(value, np.ndarray) or _is_cupy_array(value)
 
 
 def get_array_module(*arrays):

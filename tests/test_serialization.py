@@ -382,3 +382,47 @@ def test_device_round_trip(tmp_path, xp):
     on_host = mc.load(path)                      # the default is NumPy, whatever was saved
     assert type(on_host["model"]["w"]) is np.ndarray
     np.testing.assert_array_equal(on_host["model"]["w"], np.arange(12, dtype=np.float32).reshape(3, 4))
+
+
+class _Block:
+    """A ResNet basic block with a projection shortcut, in minicnn or torch (same attribute names)."""
+
+    @staticmethod
+    def build(lib, base):
+        class BasicBlock(base):
+            def __init__(self):
+                super().__init__()
+                self.conv1 = lib.Conv2d(4, 8, 3, stride=2, padding=1, bias=False)
+                self.bn1 = lib.BatchNorm2d(8)
+                self.relu = lib.ReLU()
+                self.conv2 = lib.Conv2d(8, 8, 3, padding=1, bias=False)
+                self.bn2 = lib.BatchNorm2d(8)
+                self.downsample = lib.Sequential(lib.Conv2d(4, 8, 1, stride=2, bias=False), lib.BatchNorm2d(8))
+
+            def forward(self, x):
+                out = self.bn2(self.conv2(self.relu(self.bn1(self.conv1(x)))))
+                return self.relu(out + self.downsample(x))
+
+        return BasicBlock()
+
+
+def test_resnet_block_saved_by_minicnn_runs_identically_in_torch(tmp_path):
+    import torch
+    from safetensors.torch import load_file
+
+    from minicnn import nn
+    mc.manual_seed(3)
+    ours = _Block.build(nn, nn.Module)
+    x = np.random.default_rng(0).standard_normal((2, 4, 9, 9)).astype(np.float32)
+    ours(mc.Tensor(x))                           # one training step moves the running statistics
+    ours.eval()
+    path = tmp_path / "block.safetensors"
+    mc.save(ours.state_dict(), path)
+    theirs = _Block.build(torch.nn, torch.nn.Module)
+    theirs.load_state_dict(load_file(path))       # strict: every name and shape must match
+    theirs.eval()
+    for name, value in theirs.state_dict().items():
+        np.testing.assert_array_equal(value.numpy(), ours.state_dict()[name].numpy())
+    with torch.no_grad():
+        expected = theirs(torch.tensor(x)).numpy()
+    np.testing.assert_allclose(ours(mc.Tensor(x)).numpy(), expected, rtol=1e-5, atol=1e-6)

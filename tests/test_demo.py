@@ -10,13 +10,15 @@ def test_demo_learns_the_synthetic_task(capsys):
     assert "held-out accuracy" in capsys.readouterr().out
 
 
-def test_readme_example_runs():
-    """The README's first Python block is executable as written."""
+def test_readme_examples_run(tmp_path, monkeypatch):
+    """The README's Python blocks run as written, one after the other."""
+    monkeypatch.chdir(tmp_path)
     readme = (Path(__file__).parents[1] / "README.md").read_text()
-    block = re.search(r"```python\n(.*?)```", readme, re.S).group(1)
     namespace = {}
-    exec(compile(block, "README.md", "exec"), namespace)
+    for block in re.findall(r"```python\n(.*?)```", readme, re.S):
+        exec(compile(block, "README.md", "exec"), namespace)
     assert namespace["w"].grad.shape == (16, 3, 3, 3)
+    assert namespace["checkpoint"]["epoch"] == 1 and namespace["opt"].param_groups[0]["lr"] == 0.1
 
 
 def test_docs_new_op_example_runs():

@@ -75,8 +75,6 @@ class Function:
             # Outputs are held weakly: the graph lives exactly as long as its results.
             self.outputs = [weakref.ref(y) for y in outputs]
             self.output_meta = [(y.shape, y.dtype) for y in outputs]
-        else:
-            self.saved = ()
         return outputs[0] if single else tuple(outputs)
 
     def save_for_backward(self, *arrays):

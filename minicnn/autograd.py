@@ -16,9 +16,28 @@ import weakref
 from minicnn.backend import DeviceError, device_of, get_array_module
 from minicnn.tensor import Tensor
 
-__all__ = ["Function", "no_grad", "enable_grad", "is_grad_enabled", "backward"]
+__all__ = ["Function", "no_grad", "enable_grad", "is_grad_enabled", "backward", "register_op_hook", "HookHandle"]
 
 _grad_enabled = True
+_op_hooks = []        # called as hook(function, inputs, outputs) after every op's forward
+
+
+class HookHandle:
+    """Returned by the register_*_hook functions; ``remove()`` unregisters the hook."""
+
+    def __init__(self, hooks, hook):
+        self.hooks, self.hook = hooks, hook
+
+    def remove(self):
+        if self.hook in self.hooks:
+            self.hooks.remove(self.hook)
+
+
+def register_op_hook(hook):
+    """Call ``hook(function, inputs, outputs)`` after the forward of every op, e.g. to count
+    multiply-adds or follow receptive fields (minicnn.summary). Returns a HookHandle."""
+    _op_hooks.append(hook)
+    return HookHandle(_op_hooks, hook)
 
 
 def is_grad_enabled():
@@ -75,6 +94,8 @@ class Function:
             # Outputs are held weakly: the graph lives exactly as long as its results.
             self.outputs = [weakref.ref(y) for y in outputs]
             self.output_meta = [(y.shape, y.dtype) for y in outputs]
+        for hook in _op_hooks:
+            hook(self, inputs, outputs)
         return outputs[0] if single else tuple(outputs)
 
     def save_for_backward(self, *arrays):

@@ -10,6 +10,7 @@ and the nested ``repr``, each a walk over the tree of modules.
 from collections import OrderedDict, namedtuple
 
 from minicnn import backend
+from minicnn.autograd import HookHandle
 from minicnn.nn.parameter import Parameter
 from minicnn.tensor import Tensor
 
@@ -25,12 +26,29 @@ class Module:
         object.__setattr__(self, "_non_persistent", set())
         object.__setattr__(self, "_modules", OrderedDict())
         object.__setattr__(self, "training", True)
+        object.__setattr__(self, "_forward_pre_hooks", [])
+        object.__setattr__(self, "_forward_hooks", [])
 
     def forward(self, *args, **kwargs):
         raise NotImplementedError(f"{type(self).__name__} must define forward()")
 
     def __call__(self, *args, **kwargs):
-        return self.forward(*args, **kwargs)
+        for hook in self._forward_pre_hooks:
+            hook(self, args)
+        output = self.forward(*args, **kwargs)
+        for hook in self._forward_hooks:
+            hook(self, args, output)
+        return output
+
+    def register_forward_pre_hook(self, hook):
+        """Call ``hook(module, inputs)`` before every forward of this module; returns a HookHandle."""
+        self._forward_pre_hooks.append(hook)
+        return HookHandle(self._forward_pre_hooks, hook)
+
+    def register_forward_hook(self, hook):
+        """Call ``hook(module, inputs, output)`` after every forward of this module; returns a HookHandle."""
+        self._forward_hooks.append(hook)
+        return HookHandle(self._forward_hooks, hook)
 
     # ---- registration by attribute assignment ------------------------------------------------
     def __setattr__(self, name, value):

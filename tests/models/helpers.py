@@ -1,0 +1,89 @@
+"""Shared checks for the model zoo: torch reference equivalence, MAC counts, end-to-end gradcheck."""
+import math
+
+import numpy as np
+import torch
+
+import minicnn as mc
+from minicnn.summary import summarize
+from tests.oracle import rel_error
+
+
+def to_float64(model):
+    """Cast a minicnn model's float parameters and buffers to float64 in place."""
+    for t in list(model.parameters()) + list(model.buffers()):
+        if t.dtype.kind == "f":
+            t.data = t.data.astype(np.float64)
+    return model
+
+
+def load_from_torch(model, torch_model):
+    """Copy a torch reference's state_dict into the minicnn model (the names are the same by design)."""
+    model.load_state_dict({k: v.detach().cpu().numpy() for k, v in torch_model.state_dict().items()})
+    return model
+
+
+def assert_logits_match(model, torch_model, x, train=False, tol=1e-8):
+    """Same weights, same float64 input: the logits (and, in train mode, the updated BN buffers) agree.
+
+    In train mode dropout is random in both libraries, so the references must be built with
+    dropout p = 0 (or the comparison made in eval mode) by the caller.
+    """
+    torch_model.double().train(train)
+    load_from_torch(model, torch_model)
+    to_float64(model).train(train)
+    ours = model(mc.Tensor(x.astype(np.float64)))
+    theirs = torch_model(torch.tensor(x, dtype=torch.float64))
+    if isinstance(theirs, (tuple, list)):
+        theirs, ours = theirs[0], ours[0]
+    assert tuple(ours.shape) == tuple(theirs.shape)
+    err = rel_error(ours.numpy(), theirs.detach().numpy())
+    assert err < tol, f"logits differ from the torch reference: rel error {err:.3g}"
+    if train:
+        buffers = dict(torch_model.named_buffers())
+        for name, b in model.named_buffers():
+            assert rel_error(b.numpy(), buffers[name].numpy()) < tol, name
+
+
+def torch_macs(torch_model, input_size):
+    """Multiply-adds of conv and linear layers counted with torch forward hooks (one image)."""
+    total = [0]
+
+    def hook(module, inputs, output):
+        if isinstance(module, torch.nn.Conv2d):
+            total[0] += output[0].numel() * (module.in_channels // module.groups) * math.prod(module.kernel_size)
+        elif isinstance(module, torch.nn.Linear):
+            total[0] += module.in_features * module.out_features
+
+    handles = [m.register_forward_hook(hook) for m in torch_model.modules()
+               if isinstance(m, (torch.nn.Conv2d, torch.nn.Linear))]
+    torch_model.eval()
+    with torch.no_grad():
+        torch_model(torch.zeros((1, *input_size), dtype=next(torch_model.parameters()).dtype))
+    for h in handles:
+        h.remove()
+    return total[0]
+
+
+def assert_macs_match_torch(model, torch_model, input_size):
+    ours = summarize(model, input_size).total_macs
+    assert ours == torch_macs(torch_model, input_size)
+    return ours
+
+
+def gradcheck_model(model, x, params=2, **kwargs):
+    """End-to-end float64 gradcheck of ``model`` w.r.t. its input and its first and last ``params``
+    parameter tensors (checking every parameter would take too many forward passes).
+
+    The random streams are reseeded before every forward, so dropout draws the same mask each time.
+    """
+    to_float64(model)
+    named = list(model.parameters())
+    chosen = named[:params // 2] + named[-(params - params // 2):] if params else []
+
+    def run(x, *_):
+        mc.manual_seed(0)
+        out = model(x)
+        return out[0] if isinstance(out, tuple) else out
+
+    assert mc.gradcheck(run, [mc.Tensor(x.astype(np.float64), requires_grad=True), *chosen], **kwargs)

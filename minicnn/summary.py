@@ -184,15 +184,31 @@ def summarize(model, input_size):
     return Summary(rows, input_size, trainable, activation_bytes)
 
 
+def markdown_table():
+    """One Markdown row per registered model at its native input size (the README's model table)."""
+    lines = ["| model | input | parameters | multiply-adds | source |", "|---|---|---:|---:|---|"]
+    for name in models.list():
+        spec = models.info(name)
+        s = summarize(models.get(name), spec.input_size)
+        lines.append(f"| `{name}` | {'x'.join(map(str, spec.input_size))} | {s.total_params:,} | "
+                     f"{_human(s.total_macs)} | {spec.source} |")
+    return "\n".join(lines)
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m minicnn.summary",
                                      description="Print a model's layers, parameters, multiply-adds and receptive fields.")
-    parser.add_argument("--arch", required=True, help=f"one of: {', '.join(models.list())}")
+    group = parser.add_mutually_exclusive_group(required=True)
+    group.add_argument("--arch", help=f"one of: {', '.join(models.list())}")
+    group.add_argument("--all", action="store_true", help="a Markdown table of every registered model")
     parser.add_argument("--input", help="C,H,W (default: the size the architecture was designed for)")
     parser.add_argument("--num-classes", type=int, default=None)
     parser.add_argument("--depth", type=int, default=None, help="fold layers nested deeper than this")
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
     args = parser.parse_args(argv)
+    if args.all:
+        print(markdown_table())
+        return None
     spec = models.info(args.arch)
     input_size = tuple(int(v) for v in args.input.split(",")) if args.input else spec.input_size
     if len(input_size) != 3:

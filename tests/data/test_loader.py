@@ -1,0 +1,60 @@
+import numpy as np
+import pytest
+
+from minicnn.data import ArrayDataset, DataLoader
+from minicnn.data import transforms as T
+
+
+def dataset(n=10):
+    images = np.arange(n, dtype=np.uint8).repeat(4).reshape(n, 1, 2, 2)
+    return ArrayDataset(images, np.arange(n) % 3, ["a", "b", "c"], "toy")
+
+
+@pytest.mark.parametrize("prefetch", [0, 2])
+def test_batches_cover_the_dataset_once(prefetch):
+    loader = DataLoader(dataset(), batch_size=4, shuffle=True, seed=3, prefetch=prefetch)
+    assert len(loader) == 3
+    seen = np.concatenate([x.numpy()[:, 0, 0, 0] for x, _ in loader])
+    assert sorted(seen.tolist()) == list(range(10)) and seen.tolist() != list(range(10))
+    loader.drop_last = True
+    assert len(loader) == 2 and [len(y) for _, y in loader] == [4, 4]
+
+
+def test_order_is_reproducible_per_epoch_and_resumable():
+    def epochs(loader, n):
+        return [[int(v) for x, _ in loader for v in x.numpy()[:, 0, 0, 0]] for _ in range(n)]
+
+    a = epochs(DataLoader(dataset(), 3, shuffle=True, seed=1), 3)
+    b = epochs(DataLoader(dataset(), 3, shuffle=True, seed=1), 3)
+    assert a == b and a[0] != a[1]
+    resumed = DataLoader(dataset(), 3, shuffle=True, seed=1)
+    resumed.set_epoch(2)
+    assert epochs(resumed, 1)[0] == a[2]
+
+
+def test_augmentation_is_seeded_per_batch_and_labels_follow_images():
+    tf = T.Compose([T.ToFloat(), T.RandomCrop(2, padding=1)])
+    one = [x.numpy() for x, _ in DataLoader(dataset(), 4, shuffle=True, seed=5, transform=tf)]
+    two = [x.numpy() for x, _ in DataLoader(dataset(), 4, shuffle=True, seed=5, transform=tf, prefetch=0)]
+    for p, q in zip(one, two):
+        np.testing.assert_array_equal(p, q)
+    for x, y in DataLoader(dataset(), 4, shuffle=True, seed=0):
+        assert (x.numpy()[:, 0, 0, 0] % 3 == y.numpy()).all() and y.dtype == np.int64
+
+
+def test_errors_in_the_worker_reach_the_caller():
+    def broken(x, rng):
+        raise RuntimeError("transform failed")
+
+    with pytest.raises(RuntimeError, match="transform failed"):
+        list(DataLoader(dataset(), 4, transform=broken))
+    with pytest.raises(ValueError, match="batch_size must be >= 1"):
+        DataLoader(dataset(), 0)
+
+
+def test_stopping_early_does_not_hang():
+    loader = DataLoader(dataset(100), 2, prefetch=1)
+    for i, _ in enumerate(loader):
+        if i == 1:
+            break
+    assert sum(1 for _ in loader) == 50

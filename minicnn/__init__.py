@@ -3,7 +3,7 @@ from minicnn.tensor import Tensor, ones, tensor, zeros  # noqa: I001  (tensor fi
 from minicnn.autograd import Function, enable_grad, is_grad_enabled, no_grad
 from minicnn.backend import (DeviceError, cuda_available, get_array_module, get_default_device,
                              set_default_device)
-from minicnn import nn, ops, optim
+from minicnn import models, nn, ops, optim
 from minicnn.gradcheck import GradcheckError, gradcheck
 from minicnn.random import manual_seed
 from minicnn.serialization import load, save

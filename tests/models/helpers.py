@@ -30,8 +30,8 @@ def assert_logits_match(model, torch_model, x, train=False, tol=1e-8):
     dropout p = 0 (or the comparison made in eval mode) by the caller.
     """
     torch_model.double().train(train)
+    to_float64(model).train(train)          # first: loading float64 values into float32 would round them
     load_from_torch(model, torch_model)
-    to_float64(model).train(train)
     ours = model(mc.Tensor(x.astype(np.float64)))
     theirs = torch_model(torch.tensor(x, dtype=torch.float64))
     if isinstance(theirs, (tuple, list)):

@@ -46,10 +46,11 @@ class Row:
 
 
 class Summary:
-    def __init__(self, rows, input_size, trainable, activation_bytes):
+    def __init__(self, rows, input_size, trainable, used, activation_bytes):
         self.rows, self.input_size = rows, tuple(input_size)
         self.total_params = rows[0].params
         self.trainable_params = trainable
+        self.used_params = used           # in the layers this (eval-mode) forward pass ran
         self.total_macs = rows[0].macs
         self.activation_bytes = activation_bytes
 
@@ -64,7 +65,9 @@ class Summary:
                                       for i, (c, w) in enumerate(zip(cells, widths)))
         rule = "-" * len(fmt(header))
         totals = [f"Input: {self.input_size}  ->  output {self.rows[0].output_shape}",
-                  f"Total params: {self.total_params:,}",
+                  f"Total params: {self.total_params:,}" + (
+                      f" ({self.used_params:,} in the layers used at inference; the rest, e.g. auxiliary "
+                      "classifiers, only train)" if self.used_params != self.total_params else ""),
                   f"Trainable params: {self.trainable_params:,}",
                   f"Multiply-adds (one image): {self.total_macs:,} ({_human(self.total_macs)})",
                   f"Activation memory (one image, float32, layer outputs): {self.activation_bytes / 2**20:.2f} MiB"]
@@ -77,6 +80,7 @@ class Summary:
     def to_dict(self, depth=None):
         return {"model": self.rows[0].type, "input_size": list(self.input_size),
                 "total_params": self.total_params, "trainable_params": self.trainable_params,
+                "inference_params": self.used_params,
                 "total_macs": self.total_macs, "activation_bytes": self.activation_bytes,
                 "layers": [asdict(r) for r in self.rows[1:] if depth is None or r.depth <= depth]}
 
@@ -181,7 +185,9 @@ def summarize(model, input_size):
         if not any(True for _ in module.children()) and isinstance(out, Tensor):
             activation_bytes += 4 * math.prod(shape)
     trainable = sum(p.size for p in model.parameters() if p.requires_grad)
-    return Summary(rows, input_size, trainable, activation_bytes)
+    used = {id(p): p.size for name, m in modules if name in tracer.rows
+            for p in m._parameters.values() if p is not None}
+    return Summary(rows, input_size, trainable, sum(used.values()), activation_bytes)
 
 
 def markdown_table():

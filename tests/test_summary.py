@@ -39,7 +39,7 @@ def test_macs_and_params_follow_the_formulas():
     conv1 = 8 * 5 * 6 * 3 * 3 * 1            # OC * OH * OW * C * KH * KW
     conv2 = 8 * 5 * 6 * 2 * 3 * 3            # C / groups = 2
     assert s.total_macs == conv1 + conv2 + 8 * 5
-    assert s.total_params == net.num_parameters() == s.trainable_params
+    assert s.total_params == net.num_parameters() == s.trainable_params == s.used_params
     assert s.rows[-1].receptive_field is None and s.rows[-2].output_shape == (8,)
     assert s.activation_bytes == 4 * (8 * 5 * 6 * 3 + 8 + 8 + 5)
 
@@ -86,3 +86,18 @@ def test_summary_handles_every_registered_model(name):
     assert s.total_params == model.num_parameters() and s.total_macs > 0
     assert s.rows[0].output_shape == (7,)
     assert np.isfinite(s.activation_bytes)
+
+
+def test_parameters_unused_at_inference_are_reported_apart():
+    class WithAuxHead(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.body = nn.Linear(4, 2)
+            self.aux = nn.Linear(4, 3)          # used only in training, as GoogLeNet's auxiliary classifiers
+
+        def forward(self, x):
+            return (self.body(x), self.aux(x)) if self.training else self.body(x)
+
+    s = summarize(nn.Sequential(nn.Flatten(), WithAuxHead()), (4, 1, 1))
+    assert s.total_params == 10 + 15 and s.used_params == 10
+    assert "Total params: 25 (10 in the layers used at inference" in s.table()

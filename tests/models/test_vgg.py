@@ -142,8 +142,7 @@ def test_matches_torch(name, train):
     kwargs = dict(num_classes=5, width=4, hidden=16, dropout=dropout)
     rng = np.random.default_rng(1)
     # 40 leaves 1x1 maps before avgpool (20, 10, 5, 2, 1: floors); 64 leaves 2x2, and avgpool's 7x7 bins overlap.
-    # A fresh reference each time: assert_logits_match loads the torch state into the float32 model before
-    # casting it to float64, so running statistics a previous call updated in float64 would be rounded.
+    # A fresh reference for each size, so each comparison starts from initial running statistics.
     for size in (40, 64):
         ref = TorchVGG(narrow(cfg, 4), bn, num_classes=5, hidden=16, dropout=dropout)
         assert_logits_match(models.get(name, **kwargs), ref, rng.standard_normal((2, 3, size, size)), train=train)

@@ -8,7 +8,7 @@ setup(
     long_description_content_type="text/markdown",
     packages=find_packages(include=["minicnn", "minicnn.*"]),
     python_requires=">=3.10",
-    install_requires=["numpy>=1.24", "safetensors", "pillow"],
+    install_requires=["numpy>=1.24", "safetensors", "pillow", "tqdm", "matplotlib"],
     extras_require={
         "gpu": ["cupy-cuda13x"],
         "fast": ["numba"],

@@ -1,0 +1,407 @@
+"""Train any registered model: ``python -m minicnn.train --arch vgg16``.
+
+With only ``--arch`` it trains on Fashion-MNIST with the architecture's paper recipe scaled to that
+data (see minicnn/recipes.py and ``--help``), at the input size the model zoo documents. A run
+folder ``runs/<arch>-<timestamp>/`` receives config.json, metrics.csv (one row per epoch),
+curves.png, and the checkpoints last.safetensors and best.safetensors (atomic writes).
+
+Resuming (``--resume runs/.../last.safetensors``) restores the model, optimiser, schedule, epoch,
+position inside the epoch and random state, so an interrupted run ends with the same weights, bit
+for bit on the CPU, as one that never stopped. Ctrl-C saves such a checkpoint and says how to resume.
+"""
+import argparse
+import csv
+import json
+import math
+import os
+import platform
+import shutil
+import signal
+import sys
+import threading
+import time
+
+import numpy as np
+
+import minicnn as mc
+from minicnn import backend, models, nn, optim, recipes
+from minicnn.data import DataError, DataLoader, load_dataset
+from minicnn.optim import lr_scheduler as sched
+
+__all__ = ["main", "build_parser"]
+
+SCHEDULES = ("multistep", "cosine", "plateau", "googlenet", "inception", "none")
+OPTIMIZERS = ("sgd", "rmsprop", "adam", "adamw")
+
+
+def build_parser():
+    p = argparse.ArgumentParser(prog="python -m minicnn.train", description=__doc__.split("\n\n")[0],
+                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument("--arch", help="model (required unless --resume): " + ", ".join(models.list()))
+    p.add_argument("--dataset", default="fashion-mnist", help="fashion-mnist, mnist, cifar10, cifar100 or a folder")
+    p.add_argument("--data-dir", default=None, help="folder holding the dataset's files")
+    p.add_argument("--epochs", type=int, default=None, help="default: the architecture's recipe")
+    p.add_argument("--batch-size", type=int, default=None, help="default: the recipe's (64)")
+    p.add_argument("--lr", type=float, default=None, help="default: the recipe's")
+    p.add_argument("--optimizer", choices=OPTIMIZERS, default=None, help="default: the recipe's")
+    p.add_argument("--momentum", type=float, default=None)
+    p.add_argument("--weight-decay", type=float, default=None)
+    p.add_argument("--schedule", choices=SCHEDULES, default=None,
+                   help="multistep: /10 at 50%% and 75%%; cosine; plateau: /10 when validation loss stalls; "
+                        "googlenet: -4%% every 8 epochs; inception: x0.94 every 2 epochs")
+    p.add_argument("--warmup-epochs", type=int, default=0, help="linear warm-up before the schedule")
+    p.add_argument("--label-smoothing", type=float, default=None)
+    p.add_argument("--clip", type=float, default=None, help="clip the gradient norm (0: off)")
+    p.add_argument("--aux-weight", type=float, default=None, help="auxiliary classifiers' loss weight "
+                   "(default: the model's, 0.3 for GoogLeNet as in the paper)")
+    p.add_argument("--augment", action=argparse.BooleanOptionalAction, default=None,
+                   help="random shifts and flips in training (default: the recipe's; off for LeNet)")
+    p.add_argument("--no-flip", action="store_true", help="no random horizontal flips (digits)")
+    p.add_argument("--device", default="auto", help="cpu, cuda or auto (cuda when available)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--subset", type=int, default=None,
+                   help="a quick try: the first N training images, and the first N test images for validation")
+    p.add_argument("--out", default="runs", help="folder for run folders")
+    p.add_argument("--resume", default=None, help="a last.safetensors to continue from")
+    p.add_argument("--eval-every", type=int, default=1, help="validate every N epochs")
+    p.add_argument("--workers", type=int, default=2, help="batches prepared ahead in a background thread")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar (logs, CI)")
+    return p
+
+
+def resolve(args):
+    """Fill every flag left at None from the architecture's recipe; returns the config dict."""
+    recipe = recipes.defaults(args.arch)
+    config = {k: v for k, v in vars(args).items()}
+    for key in ("epochs", "batch_size", "lr", "optimizer", "momentum", "weight_decay", "schedule",
+                "label_smoothing", "clip", "augment"):
+        if config[key] is None:
+            config[key] = recipe[key]
+    return config
+
+
+def pick_device(name):
+    if name == "auto":
+        return "cuda:0" if backend.cuda_available() else "cpu"
+    return backend.normalize_device(name)
+
+
+def device_description(device):
+    if device == "cpu":
+        return f"cpu ({platform.processor() or platform.machine()}, {os.cpu_count()} cores)"
+    cupy = backend._load_cupy()
+    index = int(device.split(":")[1])
+    return f"{device} ({cupy.cuda.runtime.getDeviceProperties(index)['name'].decode()})"
+
+
+def make_optimizer(config, params):
+    name, lr, wd = config["optimizer"], config["lr"], config["weight_decay"]
+    if name == "sgd":
+        return optim.SGD(params, lr=lr, momentum=config["momentum"], weight_decay=wd)
+    if name == "rmsprop":
+        return optim.RMSprop(params, lr=lr, alpha=0.9, eps=1.0, momentum=config["momentum"], weight_decay=wd)
+    if name == "adam":
+        return optim.Adam(params, lr=lr, weight_decay=wd)
+    return optim.AdamW(params, lr=lr, weight_decay=wd)
+
+
+def make_schedule(config, optimizer):
+    epochs, kind = config["epochs"], config["schedule"]
+    after = {
+        "multistep": lambda: sched.MultiStepLR(optimizer, [max(1, epochs // 2), max(1, epochs * 3 // 4)]),
+        "cosine": lambda: sched.CosineAnnealingLR(optimizer, max(1, epochs - config["warmup_epochs"])),
+        "plateau": lambda: sched.ReduceLROnPlateau(optimizer, factor=0.1, patience=2),
+        "googlenet": lambda: sched.StepLR(optimizer, 8, 0.96),
+        "inception": lambda: sched.StepLR(optimizer, 2, 0.94),
+        "none": lambda: None,
+    }[kind]()
+    if config["warmup_epochs"]:
+        if kind == "plateau":
+            raise SystemExit("--warmup-epochs does not combine with --schedule plateau")
+        return sched.LinearWarmup(optimizer, config["warmup_epochs"], after=after)
+    return after
+
+
+def check_output_folder(folder, checkpoint_bytes):
+    """Fail now, not after an hour, when the run folder cannot be written or the disk is nearly full."""
+    try:
+        os.makedirs(folder, exist_ok=True)
+        probe = os.path.join(folder, ".write-test")
+        with open(probe, "w") as f:
+            f.write("ok")
+        os.remove(probe)
+    except OSError as e:
+        raise SystemExit(f"cannot write to the run folder {folder}: {e}; choose another with --out")
+    free = shutil.disk_usage(folder).free
+    if free < 3 * checkpoint_bytes:
+        raise SystemExit(f"not enough disk space in {folder}: {free / 2**20:.0f} MiB free, two checkpoints of "
+                         f"{checkpoint_bytes / 2**20:.0f} MiB and their temporary copy need "
+                         f"{3 * checkpoint_bytes / 2**20:.0f} MiB")
+
+
+class StopRequested(Exception):
+    """Ctrl-C arrived; raised at the end of the current training step so the checkpoint is consistent."""
+
+
+class Trainer:
+    """One training run: data, model, optimiser, schedule, run folder; epochs with checkpoints."""
+
+    def __init__(self, config):
+        self.config = config
+        self.device = pick_device(config["device"])
+        mc.manual_seed(config["seed"])
+        train, test = (load_dataset(config["dataset"], split, config["data_dir"]) for split in ("train", "test"))
+        if config["subset"]:
+            train, test = train.subset(config["subset"]), test.subset(config["subset"])
+        self.classes = train.classes
+        channels, image_size = train.images.shape[1], train.images.shape[2]
+        self.size = recipes.input_size(config["arch"], image_size)
+        config.update(input_size=[channels, self.size, self.size], classes=self.classes)
+        flip = not config["no_flip"] and config["dataset"] not in ("mnist",)
+        tf = lambda is_train: recipes.make_transform(config["dataset"], channels, self.size, image_size,  # noqa: E731
+                                                     is_train, flip)
+        self.train_loader = DataLoader(train, config["batch_size"], shuffle=True, drop_last=True,
+                                       transform=tf(config["augment"]), seed=config["seed"], device=self.device,
+                                       prefetch=config["workers"])
+        self.test_loader = DataLoader(test, config["batch_size"], transform=tf(False), device=self.device,
+                                      prefetch=config["workers"])
+        if len(self.train_loader) == 0:
+            raise SystemExit(f"--batch-size {config['batch_size']} is larger than the {len(train)} training images")
+        self.model = models.get(config["arch"], num_classes=len(self.classes), in_channels=channels).to(self.device)
+        self.optimizer = make_optimizer(config, self.model.parameters())
+        self.schedule = make_schedule(config, self.optimizer)
+        self.loss_fn = nn.CrossEntropyLoss(label_smoothing=config["label_smoothing"])
+        self.aux_weight = config["aux_weight"] if config["aux_weight"] is not None else \
+            getattr(self.model, "aux_loss_weight", 0.0)
+        self.epoch, self.batch, self.best = 0, 0, -1.0
+        self.running = {"images": 0, "loss_sum": 0.0, "correct": 0}    # this epoch's, so far
+        self.history = []
+        self.stop_requested = False
+
+    # ---- checkpoints ----------------------------------------------------------------------
+    def state(self):
+        return {"model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
+                "schedule": self.schedule.state_dict() if self.schedule else {},
+                "epoch": self.epoch, "batch": self.batch, "running": self.running, "best_top1": self.best,
+                "history": self.history,
+                "rng": mc.random.generator().bit_generator.state, "config": self.config}
+
+    def save(self, name):
+        mc.save(self.state(), os.path.join(self.folder, name))
+
+    def restore(self, path):
+        ckpt = mc.load(path)
+        self.model.load_state_dict(ckpt["model"])
+        self.optimizer.load_state_dict(ckpt["optimizer"])
+        if self.schedule:
+            self.schedule.load_state_dict(ckpt["schedule"])
+        self.epoch, self.batch, self.best = ckpt["epoch"], ckpt["batch"], ckpt["best_top1"]
+        self.running, self.history = ckpt["running"], ckpt["history"]
+        mc.random.generator().bit_generator.state = ckpt["rng"]
+
+    # ---- one epoch ------------------------------------------------------------------------
+    def train_epoch(self, progress):
+        self.model.train()
+        self.train_loader.set_epoch(self.epoch)
+        run, start, timed = self.running, time.perf_counter(), 0
+        bar = _progress(len(self.train_loader), f"epoch {self.epoch + 1}/{self.config['epochs']}", progress)
+        for b, (x, y) in enumerate(self.train_loader):
+            if b < self.batch:                      # resuming inside an epoch: these are done
+                bar.update(1)
+                continue
+            out = self.model(x)
+            logits, aux = (out[0], out[1:]) if isinstance(out, tuple) else (out, ())
+            loss = self.loss_fn(logits, y)
+            for a in aux:
+                loss = loss + self.aux_weight * self.loss_fn(a, y)
+            value = loss.item()
+            if not math.isfinite(value):
+                raise FloatingPointError(f"the training loss became {value} at epoch {self.epoch + 1}, batch {b + 1}")
+            self.optimizer.zero_grad()
+            loss.backward()
+            if self.config["clip"]:
+                optim.clip_grad_norm_(self.model.parameters(), self.config["clip"])
+            self.optimizer.step()
+            self.batch = b + 1
+            run["images"] += len(y)
+            run["loss_sum"] += value * len(y)
+            run["correct"] += int((logits.data.argmax(axis=1) == y.data).sum())
+            timed += len(y)
+            if self.stop_requested:
+                raise StopRequested
+            bar.update(1)
+            bar.set_postfix(loss=f"{run['loss_sum'] / run['images']:.4f}", acc=f"{run['correct'] / run['images']:.3f}",
+                            img_s=f"{timed / (time.perf_counter() - start):.0f}")
+        bar.close()
+        metrics = {"train_loss": run["loss_sum"] / run["images"], "train_top1": run["correct"] / run["images"],
+                   "images_per_s": timed / max(time.perf_counter() - start, 1e-9)}
+        self.running = {"images": 0, "loss_sum": 0.0, "correct": 0}
+        return metrics
+
+    def evaluate(self):
+        self.model.eval()
+        loss_sum, top1, top5, total = 0.0, 0.0, 0.0, 0
+        with mc.no_grad():
+            for x, y in self.test_loader:
+                logits = self.model(x)
+                n = len(y)
+                loss_sum += self.loss_fn(logits, y).item() * n
+                top1 += mc.ops.accuracy(logits, y) * n
+                top5 += mc.ops.accuracy(logits, y, topk=min(5, logits.shape[1])) * n
+                total += n
+        return {"val_loss": loss_sum / total, "val_top1": top1 / total, "val_top5": top5 / total}
+
+    # ---- the run ----------------------------------------------------------------------------
+    def run(self, folder, resume=None):
+        self.folder = folder
+        check_output_folder(folder, 4 * 3 * self.model.num_parameters())
+        if resume:
+            self.restore(resume)
+        with open(os.path.join(folder, "config.json"), "w") as f:
+            json.dump({**self.config, "versions": {"minicnn": mc.__version__, "numpy": np.__version__,
+                                                   "python": platform.python_version()},
+                       "device_name": device_description(self.device)}, f, indent=2)
+        progress = not self.config["no_progress"]
+        restore_handler = self._catch_ctrl_c()
+        try:
+            while self.epoch < self.config["epochs"]:
+                metrics = self.train_epoch(progress)
+                metrics.update(epoch=self.epoch + 1, lr=self.optimizer.param_groups[0]["lr"])
+                if (self.epoch + 1) % self.config["eval_every"] == 0 or self.epoch + 1 == self.config["epochs"]:
+                    metrics.update(self.evaluate())
+                self._step_schedule(metrics)
+                self.epoch, self.batch = self.epoch + 1, 0
+                self.history.append(metrics)
+                self._log(metrics)
+                if metrics.get("val_top1", -1) > self.best:
+                    self.best = metrics["val_top1"]
+                    self.save("best.safetensors")
+                self.save("last.safetensors")
+        except StopRequested:
+            self.save("last.safetensors")
+            print(f"\ninterrupted at epoch {self.epoch + 1}, batch {self.batch}; the checkpoint is saved. Resume with:\n"
+                  f"  python -m minicnn.train --resume {os.path.join(folder, 'last.safetensors')}", file=sys.stderr)
+            return 130
+        except KeyboardInterrupt:
+            print(f"\nstopped at once (second Ctrl-C); {folder}/last.safetensors holds the last finished epoch",
+                  file=sys.stderr)
+            return 130
+        except FloatingPointError as e:
+            print(f"\nstopped: {e}. The last good checkpoint is kept in {folder}; try a lower --lr or --clip.",
+                  file=sys.stderr)
+            return 1
+        finally:
+            restore_handler()
+        print(f"done: best validation top-1 {self.best:.4f}; run folder {folder}")
+        return 0
+
+    def _catch_ctrl_c(self):
+        """First Ctrl-C: finish the current step, save, exit. Second: stop at once. Returns an undo."""
+        if threading.current_thread() is not threading.main_thread():
+            return lambda: None
+
+        def handler(signum, frame):
+            if self.stop_requested:
+                raise KeyboardInterrupt
+            self.stop_requested = True
+            print("\nCtrl-C: saving a checkpoint after this step (press again to stop at once)", file=sys.stderr)
+
+        previous = signal.signal(signal.SIGINT, handler)
+        return lambda: signal.signal(signal.SIGINT, previous)
+
+    def _step_schedule(self, metrics):
+        if isinstance(self.schedule, sched.ReduceLROnPlateau):
+            if "val_loss" in metrics:
+                self.schedule.step(metrics["val_loss"])
+        elif self.schedule is not None:
+            self.schedule.step()
+
+    def _log(self, m):
+        line = (f"epoch {m['epoch']:3d}  train loss {m['train_loss']:.4f} top-1 {m['train_top1']:.4f}  "
+                f"lr {m['lr']:.3g}  {m['images_per_s']:.0f} img/s")
+        if "val_loss" in m:
+            line += f"  val loss {m['val_loss']:.4f} top-1 {m['val_top1']:.4f} top-5 {m['val_top5']:.4f}"
+        print(line, flush=True)
+        columns = ["epoch", "train_loss", "train_top1", "val_loss", "val_top1", "val_top5", "lr", "images_per_s"]
+        with open(os.path.join(self.folder, "metrics.csv"), "w", newline="") as f:
+            writer = csv.DictWriter(f, columns, extrasaction="ignore")
+            writer.writeheader()
+            writer.writerows(self.history)
+        plot_curves(self.history, os.path.join(self.folder, "curves.png"), self.config["arch"])
+
+
+def plot_curves(history, path, title):
+    """Loss and top-1 accuracy per epoch, train vs validation."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    epochs = [h["epoch"] for h in history]
+    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 4))
+    for ax, key, label in ((left, "loss", "loss"), (right, "top1", "top-1 accuracy")):
+        ax.plot(epochs, [h[f"train_{key}"] for h in history], "o-", label="train")
+        val = [(h["epoch"], h[f"val_{key}"]) for h in history if f"val_{key}" in h]
+        if val:
+            ax.plot(*zip(*val), "s-", label="validation")
+        ax.set_xlabel("epoch")
+        ax.set_ylabel(label)
+        ax.grid(alpha=0.3)
+        ax.legend()
+    fig.suptitle(title)
+    fig.tight_layout()
+    tmp = path + ".tmp.png"
+    fig.savefig(tmp, dpi=100)
+    plt.close(fig)
+    os.replace(tmp, path)
+
+
+class _NoBar:
+    def update(self, n):
+        pass
+
+    def set_postfix(self, **kwargs):
+        pass
+
+    def close(self):
+        pass
+
+
+def _progress(total, desc, enabled):
+    if not enabled:
+        return _NoBar()
+    from tqdm import tqdm
+    return tqdm(total=total, desc=desc, unit="batch", leave=False, dynamic_ncols=True)
+
+
+def main(argv=None):
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not args.arch and not args.resume:
+        parser.error("--arch is required (or --resume a checkpoint)")
+    if args.arch and args.arch not in models.list():
+        parser.error(f"unknown --arch {args.arch!r}; choose one of: {', '.join(models.list())}")
+    if args.resume:
+        try:
+            saved = mc.load(args.resume)["config"]
+        except (mc.serialization.CheckpointError, KeyError) as e:
+            raise SystemExit(f"--resume {args.resume}: not a minicnn training checkpoint ({e})")
+        config = {**saved, "resume": args.resume, "device": args.device, "no_progress": args.no_progress}
+        folder = os.path.dirname(os.path.abspath(args.resume))
+    else:
+        config = resolve(args)
+        folder = os.path.join(args.out, f"{args.arch}-{time.strftime('%Y%m%d-%H%M%S')}")
+    device = pick_device(config["device"])
+    print(f"minicnn train: {config['arch']} on {device_description(device)}", flush=True)
+    try:
+        trainer = Trainer(config)
+    except DataError as e:
+        raise SystemExit(str(e))
+    print(f"{len(trainer.train_loader.dataset)} training / {len(trainer.test_loader.dataset)} test images of "
+          f"{config['dataset']}, input {tuple(config['input_size'])}, {trainer.model.num_parameters():,} parameters; "
+          f"{config['optimizer']} lr {config['lr']}, {config['schedule']} schedule, {config['epochs']} epochs of "
+          f"batch {config['batch_size']}; run folder {folder}", flush=True)
+    return trainer.run(folder, config.get("resume"))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,127 @@
+"""The training command end to end on (a few hundred images of) the real Fashion-MNIST."""
+import csv
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+import minicnn as mc
+from minicnn import train
+from minicnn.data.datasets import DEBIAN_FASHION
+
+needs_data = pytest.mark.skipif(not os.path.isdir(DEBIAN_FASHION),
+                                reason="Fashion-MNIST is not installed (apt-get install dataset-fashion-mnist)")
+QUICK = ["--arch", "lenet5_28", "--subset", "640", "--batch-size", "32", "--lr", "0.05", "--no-progress"]
+
+
+def run_folder(out):
+    (folder,) = [os.path.join(out, d) for d in os.listdir(out)]
+    return folder
+
+
+@needs_data
+def test_short_run_writes_a_complete_run_folder(tmp_path, capsys):
+    assert train.main(QUICK + ["--epochs", "2", "--out", str(tmp_path)]) == 0
+    folder = run_folder(tmp_path)
+    assert sorted(os.listdir(folder)) == ["best.safetensors", "config.json", "curves.png", "last.safetensors",
+                                          "metrics.csv"]
+    rows = list(csv.DictReader(open(os.path.join(folder, "metrics.csv"))))
+    assert list(rows[0]) == ["epoch", "train_loss", "train_top1", "val_loss", "val_top1", "val_top5", "lr",
+                             "images_per_s"]
+    assert [r["epoch"] for r in rows] == ["1", "2"] and float(rows[-1]["val_top1"]) > 0.3   # chance is 0.1
+    config = json.load(open(os.path.join(folder, "config.json")))
+    assert config["arch"] == "lenet5_28" and config["input_size"] == [1, 28, 28] and config["epochs"] == 2
+    assert config["schedule"] == "cosine" and "versions" in config and config["device_name"].startswith("cpu")
+    checkpoint = mc.load(os.path.join(folder, "best.safetensors"))
+    model = mc.models.get("lenet5_28")
+    model.load_state_dict(checkpoint["model"])
+    assert checkpoint["epoch"] == 2 and checkpoint["config"]["classes"][9] == "Ankle boot"
+    out = capsys.readouterr().out
+    assert out.startswith("minicnn train: lenet5_28 on cpu") and "val loss" in out and "top-5" in out
+
+
+@needs_data
+def test_interrupted_and_resumed_run_ends_bit_identical(tmp_path, monkeypatch):
+    args = QUICK + ["--arch", "resnet20", "--subset", "192", "--epochs", "2", "--batch-size", "32"]
+    assert train.main(args + ["--eval-every", "5", "--out", str(tmp_path / "straight")]) == 0
+    straight = mc.load(os.path.join(run_folder(tmp_path / "straight"), "last.safetensors"))
+
+    real_forward, calls = mc.models.resnet.CifarResNet.forward, [0]
+
+    def forward_with_ctrl_c(self, x):
+        calls[0] += 1
+        if calls[0] == 8:                      # Ctrl-C during the forward pass of epoch 2's second batch
+            os.kill(os.getpid(), signal.SIGINT)
+        return real_forward(self, x)
+
+    monkeypatch.setattr(mc.models.resnet.CifarResNet, "forward", forward_with_ctrl_c)
+    assert train.main(args + ["--eval-every", "5", "--out", str(tmp_path / "split")]) == 130
+    monkeypatch.setattr(mc.models.resnet.CifarResNet, "forward", real_forward)
+    last = os.path.join(run_folder(tmp_path / "split"), "last.safetensors")
+    assert mc.load(last)["batch"] == 2 and mc.load(last)["epoch"] == 1       # that step was finished, then saved
+    assert train.main(["--resume", last, "--no-progress"]) == 0
+    resumed = mc.load(last)
+    for name, value in straight["model"].items():
+        np.testing.assert_array_equal(resumed["model"][name], value, err_msg=name)
+    for key in ("train_loss", "train_top1", "val_loss", "val_top1", "lr"):   # everything but the timing
+        assert [h.get(key) for h in resumed["history"]] == [h.get(key) for h in straight["history"]], key
+
+
+@needs_data
+def test_ctrl_c_saves_a_loadable_checkpoint_and_says_how_to_resume(tmp_path):
+    child = subprocess.Popen([sys.executable, "-m", "minicnn.train", "--arch", "lenet5_28", "--subset", "2000",
+                              "--epochs", "100", "--no-progress", "--out", str(tmp_path)],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 120
+    while time.time() < deadline and not any(os.path.exists(os.path.join(tmp_path, d, "last.safetensors"))
+                                             for d in os.listdir(tmp_path)):
+        time.sleep(0.2)
+    child.send_signal(signal.SIGINT)
+    out, err = child.communicate(timeout=60)
+    assert child.returncode == 130, err
+    assert "Resume with:" in err and "--resume" in err
+    checkpoint = mc.load(os.path.join(run_folder(tmp_path), "last.safetensors"))
+    assert checkpoint["epoch"] >= 1
+
+
+@needs_data
+@pytest.mark.filterwarnings("ignore:.*encountered:RuntimeWarning")      # the overflow is the point
+def test_a_diverging_run_stops_with_a_clear_message(tmp_path, capsys):
+    assert train.main(QUICK + ["--epochs", "1", "--lr", "1e6", "--out", str(tmp_path)]) == 1
+    assert "stopped: the training loss became" in capsys.readouterr().err
+
+
+def test_missing_and_corrupted_data_are_explained(tmp_path, monkeypatch):
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.delenv("MINICNN_DATA", raising=False)
+    with pytest.raises(SystemExit, match="mnist: data files not found.*Nothing is downloaded"):
+        train.main(["--arch", "lenet5_28", "--dataset", "mnist", "--out", str(tmp_path)])
+    for name in ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte",
+                 "t10k-labels-idx1-ubyte"):
+        (tmp_path / name).write_bytes(b"\x00\x00\x08\x03" + b"\x00" * 20)
+    with pytest.raises(SystemExit, match="train-images-idx3-ubyte is truncated or corrupted"):
+        train.main(["--arch", "lenet5_28", "--dataset", "mnist", "--data-dir", str(tmp_path), "--out", str(tmp_path)])
+
+
+@needs_data
+def test_unwritable_output_fails_at_start(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    with pytest.raises(SystemExit, match="cannot write to the run folder"):
+        train.main(QUICK + ["--out", str(blocker)])
+
+
+def test_every_architecture_has_a_recipe_and_an_input_size():
+    from minicnn import recipes
+    for arch in mc.models.list():
+        config = recipes.defaults(arch)
+        assert config["optimizer"] in train.OPTIMIZERS and config["schedule"] in train.SCHEDULES
+        size = recipes.input_size(arch, 28)
+        assert size >= mc.models.info(arch).min_size
+    assert recipes.input_size("lenet5_28", 28) == 28 and recipes.input_size("resnet20", 28) == 32
+    assert recipes.input_size("vgg16", 28) == 32 and recipes.input_size("googlenet", 28) == 224

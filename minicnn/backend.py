@@ -7,13 +7,14 @@ CuPy is optional: it is imported lazily, the first time "cuda" is asked for.
 Devices are plain strings: ``"cpu"`` or ``"cuda:N"`` (``"cuda"`` means ``"cuda:0"``).
 """
 import os
+import platform
 
 import numpy as np
 from numpy.lib.stride_tricks import as_strided as _np_as_strided
 
 __all__ = [
     "DeviceError", "is_array", "get_array_module", "device_of", "to_device", "normalize_device",
-    "cuda_available", "get_default_device", "set_default_device", "as_strided", "scatter_add",
+    "cuda_available", "device_name", "get_default_device", "set_default_device", "as_strided", "scatter_add",
     "cupy_generator",
 ]
 
@@ -95,6 +96,16 @@ def device_of(array):
     if _is_cupy_array(array):
         return f"cuda:{array.device.id}"
     return "cpu"
+
+
+def device_name(device):
+    """A readable name: the CPU's model and core count, or the GPU's name."""
+    device = normalize_device(device)
+    if device == "cpu":
+        return f"cpu ({platform.processor() or platform.machine()}, {os.cpu_count()} cores)"
+    cupy = _load_cupy()
+    name = cupy.cuda.runtime.getDeviceProperties(int(device.split(":")[1]))["name"]
+    return f"{device} ({name.decode() if isinstance(name, bytes) else name})"
 
 
 def to_device(array, device):

@@ -86,14 +86,6 @@ def pick_device(name):
     return backend.normalize_device(name)
 
 
-def device_description(device):
-    if device == "cpu":
-        return f"cpu ({platform.processor() or platform.machine()}, {os.cpu_count()} cores)"
-    cupy = backend._load_cupy()
-    index = int(device.split(":")[1])
-    return f"{device} ({cupy.cuda.runtime.getDeviceProperties(index)['name'].decode()})"
-
-
 def make_optimizer(config, params):
     name, lr, wd = config["optimizer"], config["lr"], config["weight_decay"]
     if name == "sgd":
@@ -260,7 +252,7 @@ class Trainer:
         with open(os.path.join(folder, "config.json"), "w") as f:
             json.dump({**self.config, "versions": {"minicnn": mc.__version__, "numpy": np.__version__,
                                                    "python": platform.python_version()},
-                       "device_name": device_description(self.device)}, f, indent=2)
+                       "device_name": backend.device_name(self.device)}, f, indent=2)
         progress = not self.config["no_progress"]
         restore_handler = self._catch_ctrl_c()
         try:
@@ -391,7 +383,7 @@ def main(argv=None):
         config = resolve(args)
         folder = os.path.join(args.out, f"{args.arch}-{time.strftime('%Y%m%d-%H%M%S')}")
     device = pick_device(config["device"])
-    print(f"minicnn train: {config['arch']} on {device_description(device)}", flush=True)
+    print(f"minicnn train: {config['arch']} on {backend.device_name(device)}", flush=True)
     try:
         trainer = Trainer(config)
     except DataError as e:

@@ -71,3 +71,7 @@ def test_mixing_devices_error_without_gpu(monkeypatch):
     monkeypatch.setattr(autograd, "device_of", lambda arr: "cuda:0" if arr is b.data else real(arr))
     with pytest.raises(backend.DeviceError, match=r"Add: inputs are on different devices \(cpu and cuda:0\)"):
         a + b
+
+
+def test_device_name_is_readable():
+    assert backend.device_name("cpu").startswith("cpu (") and "cores)" in backend.device_name("cpu")

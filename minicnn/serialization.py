@@ -38,6 +38,7 @@ remain next to the target, which itself is intact.
 
 An array reached by two paths is stored twice and comes back as two arrays (no aliasing).
 """
+import contextlib
 import json
 import math
 import os
@@ -51,7 +52,7 @@ from safetensors.numpy import save_file as _save_file
 from minicnn import backend
 from minicnn.tensor import Tensor
 
-__all__ = ["save", "load", "CheckpointError"]
+__all__ = ["save", "load", "atomic_write", "CheckpointError"]
 
 FORMAT_KEY = "minicnn"     # the header-metadata entry that holds the structure
 FORMAT_VERSION = 1
@@ -156,12 +157,22 @@ def save(obj, path):
     root = encoder.node(obj, [])
     header = json.dumps({"version": FORMAT_VERSION, "root": root}, allow_nan=False, ensure_ascii=False)
 
-    folder, name = os.path.split(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{name}.", suffix=".tmp")
-    try:
-        os.close(fd)
+    with atomic_write(path) as tmp:
         # save_file streams each array from its own buffer: no second copy of the checkpoint in memory.
         _save_file(encoder.tensors, tmp, metadata={FORMAT_KEY: header})
+
+
+@contextlib.contextmanager
+def atomic_write(path, suffix=".tmp"):
+    """Write ``path`` all at once or not at all: yields a temporary file name in the same folder;
+    when the block succeeds the file is flushed to disk and renamed onto ``path``; when it fails
+    (Ctrl-C included) the temporary file is removed and ``path`` keeps its old content.
+    ``suffix`` lets writers that choose the format by extension (matplotlib) see the right one."""
+    folder, name = os.path.split(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{name}.", suffix=suffix)
+    try:
+        os.close(fd)
+        yield tmp
         fd = os.open(tmp, os.O_RDWR)
         try:
             if hasattr(os, "fchmod"):

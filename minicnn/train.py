@@ -27,6 +27,8 @@ import minicnn as mc
 from minicnn import backend, models, nn, optim, recipes
 from minicnn.data import DataError, DataLoader, load_dataset
 from minicnn.optim import lr_scheduler as sched
+from minicnn.progress import progress_bar
+from minicnn.serialization import atomic_write
 
 __all__ = ["main", "build_parser"]
 
@@ -148,7 +150,7 @@ class Trainer:
         self.classes = train.classes
         channels, image_size = train.images.shape[1], train.images.shape[2]
         self.size = recipes.input_size(config["arch"], image_size)
-        config.update(input_size=[channels, self.size, self.size], classes=self.classes)
+        config.update(input_size=[channels, self.size, self.size], image_size=image_size, classes=self.classes)
         flip = not config["no_flip"] and config["dataset"] not in ("mnist",)
         tf = lambda is_train: recipes.make_transform(config["dataset"], channels, self.size, image_size,  # noqa: E731
                                                      is_train, flip)
@@ -196,7 +198,7 @@ class Trainer:
         self.model.train()
         self.train_loader.set_epoch(self.epoch)
         run, start, timed = self.running, time.perf_counter(), 0
-        bar = _progress(len(self.train_loader), f"epoch {self.epoch + 1}/{self.config['epochs']}", progress)
+        bar = progress_bar(len(self.train_loader), f"epoch {self.epoch + 1}/{self.config['epochs']}", progress)
         for b, (x, y) in enumerate(self.train_loader):
             if b < self.batch:                      # resuming inside an epoch: these are done
                 bar.update(1)
@@ -341,28 +343,9 @@ def plot_curves(history, path, title):
         ax.legend()
     fig.suptitle(title)
     fig.tight_layout()
-    tmp = path + ".tmp.png"
-    fig.savefig(tmp, dpi=100)
+    with atomic_write(path, suffix=".png") as tmp:
+        fig.savefig(tmp, dpi=100)
     plt.close(fig)
-    os.replace(tmp, path)
-
-
-class _NoBar:
-    def update(self, n):
-        pass
-
-    def set_postfix(self, **kwargs):
-        pass
-
-    def close(self):
-        pass
-
-
-def _progress(total, desc, enabled):
-    if not enabled:
-        return _NoBar()
-    from tqdm import tqdm
-    return tqdm(total=total, desc=desc, unit="batch", leave=False, dynamic_ncols=True)
 
 
 def main(argv=None):

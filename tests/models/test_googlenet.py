@@ -6,7 +6,6 @@ Where the numbers come from:
 - the exact parameter counts are derived from those widths by plain arithmetic (``module_weights``);
 - the paper's total, ~6.8M, is the sum of Table 1's params column (2.7K + 112K + 159K + ... + 1000K).
 """
-import math
 
 import numpy as np
 import pytest

@@ -1,6 +1,5 @@
 import numpy as np
 import pytest
-import torch
 
 import minicnn as mc
 from minicnn import ops

@@ -1,0 +1,22 @@
+"""The progress bar of the command-line tools: tqdm when wanted, a silent stand-in otherwise."""
+
+__all__ = ["progress_bar"]
+
+
+class _Silent:
+    def update(self, n=1):
+        pass
+
+    def set_postfix(self, **kwargs):
+        pass
+
+    def close(self):
+        pass
+
+
+def progress_bar(total, desc, enabled=True):
+    """A tqdm bar over ``total`` batches, or an object with the same methods that prints nothing."""
+    if not enabled:
+        return _Silent()
+    from tqdm import tqdm
+    return tqdm(total=total, desc=desc, unit="batch", leave=False, dynamic_ncols=True)

@@ -117,10 +117,7 @@ class AlexNet(nn.Module):
             nn.init.constant_(m.bias, 1.0 if i in (1, 3, 4, 5, 6) else 0.0)
 
     def forward(self, x):
-        check_input(self, x, self.min_size)
-        if max(x.shape[2:]) > self.max_size:
-            raise ValueError(f"AlexNet: input {x.shape[2]}x{x.shape[3]} is too large; fc6 takes the pooled "
-                             f"maps of inputs from {self.min_size}x{self.min_size} to {self.max_size}x{self.max_size}")
+        check_input(self, x, self.min_size, self.max_size, why_max="fc6 takes the pooled maps")
         x = self.features(x)
         x = flatten(x, 1)
         return self.classifier(x)

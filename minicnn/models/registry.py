@@ -54,11 +54,15 @@ def list():  # noqa: A001  (the name users know from torch.hub / timm)
     return sorted(_REGISTRY)
 
 
-def check_input(model, x, min_size):
-    """The error a model raises for an input it cannot take: wrong rank, channels or too small."""
+def check_input(model, x, min_size, max_size=None, why_max=""):
+    """The error a model raises for an input it cannot take: wrong rank, channels, too small, or
+    (models with fully connected layers of a fixed size) larger than ``max_size``, because ``why_max``."""
     name = type(model).__name__
     if x.ndim != 4 or x.shape[1] != model.in_channels:
         raise ValueError(f"{name}: expected input of shape (N, {model.in_channels}, H, W), got {tuple(x.shape)}")
     if min(x.shape[2:]) < min_size:
         raise ValueError(f"{name}: input {x.shape[2]}x{x.shape[3]} is too small; the smallest input this "
                          f"model supports is {min_size}x{min_size} (resize first: the training CLI does)")
+    if max_size is not None and max(x.shape[2:]) > max_size:
+        raise ValueError(f"{name}: input {x.shape[2]}x{x.shape[3]} is too large; {why_max} of inputs from "
+                         f"{min_size}x{min_size} to {max_size}x{max_size}")

@@ -116,10 +116,7 @@ class ZFNet(nn.Module):
                 nn.init.zeros_(m.bias)
 
     def forward(self, x):
-        check_input(self, x, self.min_size)
-        if max(x.shape[2:]) > self.max_size:
-            raise ValueError(f"ZFNet: input {x.shape[2]}x{x.shape[3]} is too large; fc6 takes the pooled "
-                             f"maps of inputs from {self.min_size}x{self.min_size} to {self.max_size}x{self.max_size}")
+        check_input(self, x, self.min_size, self.max_size, why_max="fc6 takes the pooled maps")
         x = self.features(x)
         x = flatten(x, 1)
         return self.classifier(x)

@@ -13,7 +13,7 @@ import numpy as np
 from numpy.lib.stride_tricks import as_strided as _np_as_strided
 
 __all__ = [
-    "DeviceError", "is_array", "get_array_module", "device_of", "to_device", "normalize_device",
+    "DeviceError", "is_array", "get_array_module", "device_of", "to_device", "normalize_device", "pick_device",
     "cuda_available", "device_name", "get_default_device", "set_default_device", "as_strided", "scatter_add",
     "cupy_generator",
 ]
@@ -89,6 +89,13 @@ def normalize_device(device):
     if d.startswith("cuda:") and d[5:].isdigit():
         return d
     raise ValueError(f"unknown device {device!r}: expected 'cpu', 'cuda' or 'cuda:N'")
+
+
+def pick_device(name):
+    """A command-line device choice: 'auto' is 'cuda:0' when a GPU works, else 'cpu'; others as normalize_device."""
+    if str(name).strip().lower() == "auto":
+        return "cuda:0" if cuda_available() else "cpu"
+    return normalize_device(name)
 
 
 def device_of(array):

@@ -168,13 +168,11 @@ def write_json(obj, path):
 
 
 def main(argv=None):
-    from minicnn.train import pick_device
-
     args = build_parser().parse_args(argv)
     if args.batch_size is not None and args.batch_size < 1:
         raise SystemExit(f"--batch-size must be >= 1, got {args.batch_size}")
     try:
-        device = pick_device(args.device)
+        device = backend.pick_device(args.device)
         model, config = load_trained(args.checkpoint, device)
     except (CheckpointError, mc.DeviceError, ValueError) as e:
         raise SystemExit(f"minicnn evaluate: {e}")

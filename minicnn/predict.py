@@ -19,7 +19,7 @@ import sys
 import numpy as np
 
 import minicnn as mc
-from minicnn import recipes
+from minicnn import backend, recipes
 from minicnn.evaluate import load_trained
 from minicnn.serialization import CheckpointError
 
@@ -60,14 +60,12 @@ def load_images(paths, channels, size):
 
 
 def main(argv=None):
-    from minicnn.train import pick_device
-
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.top < 1:
         parser.error(f"--top must be >= 1, got {args.top}")
     try:
-        device = pick_device(args.device)
+        device = backend.pick_device(args.device)
         model, config = load_trained(args.checkpoint, device)
     except (CheckpointError, mc.DeviceError, ValueError) as e:
         raise SystemExit(f"minicnn predict: {e}")

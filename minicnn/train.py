@@ -82,12 +82,6 @@ def resolve(args):
     return config
 
 
-def pick_device(name):
-    if name == "auto":
-        return "cuda:0" if backend.cuda_available() else "cpu"
-    return backend.normalize_device(name)
-
-
 def make_optimizer(config, params):
     name, lr, wd = config["optimizer"], config["lr"], config["weight_decay"]
     if name == "sgd":
@@ -142,7 +136,7 @@ class Trainer:
 
     def __init__(self, config):
         self.config = config
-        self.device = pick_device(config["device"])
+        self.device = backend.pick_device(config["device"])
         mc.manual_seed(config["seed"])
         train, test = (load_dataset(config["dataset"], split, config["data_dir"]) for split in ("train", "test"))
         if config["subset"]:
@@ -365,7 +359,7 @@ def main(argv=None):
     else:
         config = resolve(args)
         folder = os.path.join(args.out, f"{args.arch}-{time.strftime('%Y%m%d-%H%M%S')}")
-    device = pick_device(config["device"])
+    device = backend.pick_device(config["device"])
     print(f"minicnn train: {config['arch']} on {backend.device_name(device)}", flush=True)
     try:
         trainer = Trainer(config)

@@ -75,3 +75,8 @@ def test_mixing_devices_error_without_gpu(monkeypatch):
 
 def test_device_name_is_readable():
     assert backend.device_name("cpu").startswith("cpu (") and "cores)" in backend.device_name("cpu")
+
+
+def test_pick_device_auto_falls_back_to_cpu_without_a_gpu():
+    assert backend.pick_device("auto") == ("cuda:0" if backend.cuda_available() else "cpu")
+    assert backend.pick_device("CPU") == "cpu"

@@ -75,7 +75,7 @@ _LAYOUTS = {
 }
 
 
-def _lrn():
+def local_response_norm():
     """Section 3.3's response normalisation: k=2, n=5, alpha=1e-4 (5e-4 in PyTorch's alpha/n convention), beta=0.75."""
     return nn.LocalResponseNorm(5, alpha=5 * 1e-4, beta=0.75, k=2.0)
 
@@ -97,9 +97,9 @@ class AlexNet(nn.Module):
         self.min_size, self.max_size = spec["sizes"]
         # output sizes: paper (224 input) / lecture (227 input)
         self.features = nn.Sequential(
-            nn.Conv2d(in_channels, c1, 11, stride=4, padding=p[0]), nn.ReLU(), _lrn(),  # conv1: 96 x 55x55 / 55x55
+            nn.Conv2d(in_channels, c1, 11, stride=4, padding=p[0]), nn.ReLU(), local_response_norm(),  # conv1: 96 x 55x55 / 55x55
             nn.MaxPool2d(3, stride=2),                                                 # 27x27 / 27x27
-            nn.Conv2d(c1, c2, 5, padding=p[1], groups=g), nn.ReLU(), _lrn(),           # conv2: 256 x 27x27 / 23x23
+            nn.Conv2d(c1, c2, 5, padding=p[1], groups=g), nn.ReLU(), local_response_norm(),           # conv2: 256 x 27x27 / 23x23
             nn.MaxPool2d(3, stride=2),                                                 # 13x13 / 11x11
             nn.Conv2d(c2, c3, 3, padding=p[2]), nn.ReLU(),                             # conv3: 384 x 13x13 / 9x9
             nn.Conv2d(c3, c4, 3, padding=p[3], groups=g), nn.ReLU(),                   # conv4: 384 x 13x13 / 7x7

@@ -56,6 +56,8 @@ The lecture's variant keeps the paper's layer order (ReLU, pooling, normalisatio
 layers, which the tests use to check the numerics cheaply.
 """
 from minicnn import nn
+# Figure 3's "contrast normalized across feature maps" uses AlexNet's constants.
+from minicnn.models.alexnet import local_response_norm as contrast_norm
 from minicnn.models.registry import check_input, register
 from minicnn.ops import flatten
 
@@ -72,11 +74,6 @@ _LAYOUTS = {
     "lecture": dict(stride=(4, 1), padding=(0, 0, 0, 0, 0), ceil_mode=False, pooled=2,
                     sizes=(LECTURE_MIN_SIZE, LECTURE_MAX_SIZE)),
 }
-
-
-def _contrast_norm():
-    """Figure 3's "contrast normalized across feature maps", with AlexNet's constants (PyTorch's alpha/n)."""
-    return nn.LocalResponseNorm(5, alpha=5 * 1e-4, beta=0.75, k=2.0)
 
 
 class ZFNet(nn.Module):
@@ -97,9 +94,9 @@ class ZFNet(nn.Module):
         # output sizes: paper (224 input) / lecture (227 input)
         self.features = nn.Sequential(
             nn.Conv2d(in_channels, c1, 7, stride=s1, padding=p[0]), nn.ReLU(),   # conv1: 96 x 110x110 / 56x56
-            nn.MaxPool2d(3, stride=2, ceil_mode=ceil), _contrast_norm(),         # 55x55 / 27x27
+            nn.MaxPool2d(3, stride=2, ceil_mode=ceil), contrast_norm(),         # 55x55 / 27x27
             nn.Conv2d(c1, c2, 5, stride=s2, padding=p[1]), nn.ReLU(),            # conv2: 256 x 26x26 / 23x23
-            nn.MaxPool2d(3, stride=2, ceil_mode=ceil), _contrast_norm(),         # 13x13 / 11x11
+            nn.MaxPool2d(3, stride=2, ceil_mode=ceil), contrast_norm(),         # 13x13 / 11x11
             nn.Conv2d(c2, c3, 3, padding=p[2]), nn.ReLU(),                       # conv3: 384 (512) x 13x13 / 9x9
             nn.Conv2d(c3, c4, 3, padding=p[3]), nn.ReLU(),                       # conv4: 384 (1024) x 13x13 / 7x7
             nn.Conv2d(c4, c5, 3, padding=p[4]), nn.ReLU(),                       # conv5: 256 (512) x 13x13 / 5x5

@@ -8,7 +8,7 @@ import minicnn.models.alexnet  # noqa: F401  (registers the AlexNet models)
 from minicnn import models
 from minicnn.models import alexnet as A
 from minicnn.summary import summarize
-from tests.models.helpers import assert_logits_match, assert_macs_match_torch, gradcheck_model
+from tests.models.helpers import PatchInput, assert_logits_match, assert_macs_match_torch, gradcheck_model, he_scale
 from tests.oracle import rel_error
 
 T = torch.nn
@@ -65,34 +65,6 @@ def torch_full_size(cls, **layout):
     with torch.device("meta"):
         model = cls(**layout)
     return model.to_empty(device="cpu")
-
-
-class PatchInput(mc.nn.Module):
-    """``model(base + patch)``, the patch padded to ``base``'s size at (top, left): an end-to-end gradcheck
-    of a model whose smallest input is ~200x200 (every pixel would cost two forward passes) checks
-    the gradient of a small patch of it, through every layer, and of the parameters gradcheck_model picks."""
-
-    def __init__(self, model, base, top, left):
-        super().__init__()
-        self.model, self.base, self.top, self.left = model, base, top, left
-
-    def forward(self, patch):
-        (H, W), (h, w) = self.base.shape[2:], patch.shape[2:]
-        pad = ((self.top, H - self.top - h), (self.left, W - self.left - w))
-        return self.model(mc.Tensor(self.base) + mc.ops.pad(patch, pad))
-
-
-def he_scale(model, seed=0):
-    """Redraw conv and linear weights as N(0, 2 / fan_in) and biases as U(0, 0.1), in float64: with the papers'
-    N(0, 0.01) the gradients of a narrow model's input are ~1e-13, far below gradcheck's atol, which would
-    then pass anything."""
-    rng = np.random.default_rng(seed)
-    for m in model.modules():
-        if isinstance(m, (mc.nn.Conv2d, mc.nn.Linear)):
-            fan_in = m.weight.size // m.weight.shape[0]
-            m.weight.data = rng.standard_normal(m.weight.shape) * np.sqrt(2 / fan_in)
-            m.bias.data = rng.uniform(0, 0.1, m.bias.shape)
-    return model
 
 
 def test_torch_reference_has_the_papers_count():

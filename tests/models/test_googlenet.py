@@ -16,9 +16,8 @@ import minicnn.models.googlenet  # noqa: F401  (registers "googlenet")
 from minicnn import models
 from minicnn.models.googlenet import MAX_SIZE_AUX, MIN_SIZE, MIN_SIZE_AUX, BasicConv2d, GoogLeNet, InceptionAux
 from minicnn.summary import summarize
-from tests.models.helpers import (assert_logits_match, assert_macs_match_torch, gradcheck_model, load_from_torch,
-                                  to_float64)
-from tests.oracle import rel_error
+from tests.models.helpers import (PatchInput, assert_logits_match, assert_macs_match_torch, assert_outputs_match,
+                                  gradcheck_model, to_float64)
 
 # Table 1: name: (input channels, #1x1, #3x3 reduce, #3x3, #5x5 reduce, #5x5, pool proj, grid, params K, ops M)
 TABLE = {
@@ -204,30 +203,6 @@ def test_train_step_with_the_auxiliary_loss():
 
 
 # ---- numerical equivalence with the torch reference (float64) --------------------------------------------
-def assert_all_outputs_match(model, torch_model, x, grads=False, tol=1e-8):
-    """Train mode, every output (logits, aux1, aux2); with ``grads`` also the gradients of the paper's loss
-    (logits + 0.3 * aux1 + 0.3 * aux2, each against a random upstream gradient) w.r.t. input and weights."""
-    torch_model.double().train()
-    load_from_torch(model, torch_model)
-    to_float64(model).train()
-    ours_input, tx = mc.Tensor(x, requires_grad=grads), torch.tensor(x, requires_grad=grads)
-    ours = model(ours_input)
-    theirs = torch_model(tx)
-    assert len(ours) == len(theirs) == 3
-    for a, b in zip(ours, theirs):
-        assert a.shape == tuple(b.shape) and rel_error(a.numpy(), b.detach().numpy()) < tol
-    if not grads:
-        return
-    gys = [np.random.default_rng(i).standard_normal(a.shape) for i, a in enumerate(ours)]
-    weights = (1.0, model.aux_loss_weight, model.aux_loss_weight)
-    sum((a * mc.Tensor(w * g)).sum() for a, g, w in zip(ours, gys, weights)).backward()
-    sum((b * torch.tensor(w * g)).sum() for b, g, w in zip(theirs, gys, weights)).backward()
-    assert rel_error(ours_input.grad.numpy(), tx.grad.numpy()) < tol
-    ours_params = dict(model.named_parameters())
-    for name, p in torch_model.named_parameters():
-        assert rel_error(ours_params[name].grad.numpy(), p.grad.numpy()) < tol, name
-
-
 def test_matches_torch_eval_at_the_smallest_input():
     mc.manual_seed(2)
     x = np.random.default_rng(2).standard_normal((2, 3, MIN_SIZE, MIN_SIZE))
@@ -240,7 +215,7 @@ def test_matches_torch_train_with_aux_heads():
     mc.manual_seed(3)
     torch.manual_seed(3)
     x = np.random.default_rng(3).standard_normal((1, 3, MIN_SIZE_AUX, MIN_SIZE_AUX))
-    assert_all_outputs_match(GoogLeNet(dropout=0.0, dropout_aux=0.0), TorchGoogLeNet(dropout=0.0, dropout_aux=0.0), x)
+    assert_outputs_match(GoogLeNet(dropout=0.0, dropout_aux=0.0), TorchGoogLeNet(dropout=0.0, dropout_aux=0.0), x)
 
 
 def test_gradients_match_torch_with_aux_heads():
@@ -248,7 +223,7 @@ def test_gradients_match_torch_with_aux_heads():
     mc.manual_seed(4)
     torch.manual_seed(4)
     x = np.random.default_rng(4).standard_normal((2, 1, MIN_SIZE_AUX, MIN_SIZE_AUX))
-    assert_all_outputs_match(GoogLeNet(7, 1, dropout=0.0, dropout_aux=0.0, width_divisor=8),
+    assert_outputs_match(GoogLeNet(7, 1, dropout=0.0, dropout_aux=0.0, width_divisor=8),
                              TorchGoogLeNet(7, 1, dropout=0.0, dropout_aux=0.0, d=8), x, grads=True)
 
 
@@ -265,29 +240,13 @@ def test_tiny_variant_matches_torch(lrn):
 
 
 # ---- end-to-end gradcheck of a tiny GoogLeNet ------------------------------------------------------------
-class _Window(mc.nn.Module):
-    """model(image + window placed at (top, left)): the input gradient of a whole network, checked on a
-    small window of the image (every checked element costs two forward passes; 47x47 would take a minute)."""
-
-    def __init__(self, model, image, top, left):
-        super().__init__()
-        self.model, self.image, self.top, self.left = model, mc.Tensor(image), top, left
-
-    def forward(self, window):
-        H, W = self.image.shape[2:]
-        h, w = window.shape[2:]
-        pads = ((self.top, H - h - self.top), (self.left, W - w - self.left))
-        out = self.model(self.image + mc.ops.pad(window, pads))
-        return out[0] + self.model.aux_loss_weight * (out[1] + out[2]) if isinstance(out, tuple) else out
-
-
 def test_gradcheck_tiny_googlenet():
     """Train mode (dropout drawn afresh but reseeded each pass), LRN on: the window's gradient crosses every layer."""
     mc.manual_seed(5)
     model = to_float64(GoogLeNet(num_classes=3, in_channels=1, aux_logits=False, width_divisor=8)).train()
     image = np.random.default_rng(5).standard_normal((1, 1, MIN_SIZE, MIN_SIZE))
     window = np.random.default_rng(6).standard_normal((1, 1, 5, 5))
-    gradcheck_model(_Window(model, image, 20, 21), window, params=1)     # the window and fc.bias
+    gradcheck_model(PatchInput(model, image, 20, 21), window, params=1)     # the window and fc.bias
 
 
 def test_gradcheck_auxiliary_head():

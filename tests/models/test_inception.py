@@ -19,9 +19,8 @@ from minicnn import models
 from minicnn.models.inception import (MIN_SIZE_V2, MIN_SIZE_V3, MIN_SIZE_V3_AUX, BNInception, Inception3,
                                       InceptionAux, InceptionBN, _conv_block)
 from minicnn.summary import summarize
-from tests.models.helpers import (assert_logits_match, assert_macs_match_torch, gradcheck_model, load_from_torch,
-                                  to_float64, torch_macs)
-from tests.oracle import rel_error
+from tests.models.helpers import (PatchInput, assert_logits_match, assert_macs_match_torch, assert_outputs_match,
+                                  gradcheck_model, to_float64, torch_macs)
 
 V3_PARAMS, V3_PARAMS_NO_AUX = 27_161_264, 23_834_568      # torchvision's published counts
 V3_MACS = 5_713_216_096                                   # torchvision: 5.71 GFLOPS
@@ -352,29 +351,6 @@ def test_v2_forward_backward_and_shape(v2):
 
 
 # ---- numerical equivalence (float64) ---------------------------------------------------------------------
-def assert_outputs_match(model, torch_model, x, grads=False, tol=1e-8):
-    """Train mode, (logits, aux) and the BN buffers; with ``grads`` the gradients of logits + 0.4 aux too."""
-    torch_model.double().train()
-    load_from_torch(model, torch_model)
-    to_float64(model).train()
-    ours_input, tx = mc.Tensor(x, requires_grad=grads), torch.tensor(x, requires_grad=grads)
-    ours, theirs = model(ours_input), torch_model(tx)
-    assert len(ours) == len(theirs) == 2
-    for a, b in zip(ours, theirs):
-        assert a.shape == tuple(b.shape) and rel_error(a.numpy(), b.detach().numpy()) < tol
-    buffers = dict(torch_model.named_buffers())
-    for name, b in model.named_buffers():
-        assert rel_error(b.numpy(), buffers[name].numpy()) < tol, name
-    if grads:
-        gys = [np.random.default_rng(i).standard_normal(a.shape) for i, a in enumerate(ours)]
-        (ours[0] * mc.Tensor(gys[0]) + ours[1] * mc.Tensor(0.4 * gys[1])).sum().backward()
-        (theirs[0] * torch.tensor(gys[0]) + theirs[1] * torch.tensor(0.4 * gys[1])).sum().backward()
-        assert rel_error(ours_input.grad.numpy(), tx.grad.numpy()) < tol
-        ours_params = dict(model.named_parameters())
-        for name, p in torch_model.named_parameters():
-            assert rel_error(ours_params[name].grad.numpy(), p.grad.numpy()) < tol, name
-
-
 def test_v3_matches_torch_eval_at_the_smallest_input():
     mc.manual_seed(1)
     torch.manual_seed(1)
@@ -419,43 +395,25 @@ def test_v2_matches_torch_at_odd_sizes():
 
 
 # ---- end-to-end gradchecks of tiny copies, batch norm in train mode --------------------------------------
-class _Window(mc.nn.Module):
-    """model(images + window at (top, left) of the first image): the whole network's input gradient, checked
-    on a small window (every checked element costs two forward passes)."""
-
-    def __init__(self, model, images, top, left):
-        super().__init__()
-        self.model, self.images, self.top, self.left = model, mc.Tensor(images), top, left
-
-    def forward(self, window):
-        N, _, H, W = self.images.shape
-        n, _, h, w = window.shape
-        placed = mc.ops.pad(window, ((self.top, H - h - self.top), (self.left, W - w - self.left)))
-        if n < N:
-            placed = mc.ops.concat([placed, mc.zeros((N - n, *placed.shape[1:]), dtype=placed.dtype)], axis=0)
-        out = self.model(self.images + placed)
-        return out[0] + 0.4 * out[1] if isinstance(out, tuple) else out
-
-
 def test_gradcheck_tiny_v3():
     mc.manual_seed(6)
     model = to_float64(Inception3(3, 1, aux_logits=False, dropout=0.2, width_divisor=16)).train()
     images = np.random.default_rng(6).standard_normal((2, 1, MIN_SIZE_V3, MIN_SIZE_V3))
-    gradcheck_model(_Window(model, images, 30, 31), np.random.default_rng(7).standard_normal((1, 1, 4, 4)), params=1)
+    gradcheck_model(PatchInput(model, images, 30, 31), np.random.default_rng(7).standard_normal((1, 1, 4, 4)), params=1)
 
 
 def test_gradcheck_tiny_v3_aux_head():
     mc.manual_seed(7)
     head = to_float64(InceptionAux(16, 3, conv_block=_conv_block(16, "test"))).train()     # 1 -> 8 -> 48 -> 3
     x = np.random.default_rng(8).standard_normal((2, 1, 17, 17))
-    gradcheck_model(_Window(head, x, 6, 5), np.random.default_rng(9).standard_normal((2, 1, 4, 4)))
+    gradcheck_model(PatchInput(head, x, 6, 5), np.random.default_rng(9).standard_normal((2, 1, 4, 4)))
 
 
 def test_gradcheck_tiny_v2():
     mc.manual_seed(8)
     model = to_float64(BNInception(3, 1, width_divisor=32)).train()
     images = np.random.default_rng(10).standard_normal((2, 1, 24, 24))
-    gradcheck_model(_Window(model, images, 9, 10), np.random.default_rng(11).standard_normal((1, 1, 4, 4)),
+    gradcheck_model(PatchInput(model, images, 9, 10), np.random.default_rng(11).standard_normal((1, 1, 4, 4)),
                     params=1)
 
 

@@ -10,8 +10,7 @@ import minicnn.models.vgg  # noqa: F401  (registers the VGG models)
 from minicnn import models
 from minicnn.models import vgg
 from minicnn.summary import summarize
-from tests.models.helpers import assert_logits_match, assert_macs_match_torch, gradcheck_model
-from tests.models.test_alexnet import PatchInput, he_scale
+from tests.models.helpers import PatchInput, assert_logits_match, assert_macs_match_torch, gradcheck_model, he_scale
 
 # Table 1 of the paper, written out again here so that the reference does not share the model file's.
 TABLE1 = {

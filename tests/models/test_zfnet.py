@@ -8,9 +8,9 @@ import minicnn.models.zfnet  # noqa: F401  (registers the ZFNet models)
 from minicnn import models
 from minicnn.models import zfnet as Z
 from minicnn.summary import summarize
-from tests.models.helpers import assert_logits_match, assert_macs_match_torch, gradcheck_model
+from tests.models.helpers import PatchInput, assert_logits_match, assert_macs_match_torch, gradcheck_model, he_scale
 from tests.models.test_alexnet import TABLES as ALEXNET_TABLES
-from tests.models.test_alexnet import PatchInput, he_scale, layer_macs, layer_params, torch_full_size
+from tests.models.test_alexnet import layer_macs, layer_params, torch_full_size
 
 T = torch.nn
 

@@ -20,9 +20,8 @@ class ReLU(Function):
 
     def forward(self, x):
         xp = get_array_module(x)
-        positive = x > 0
-        self.save_for_backward(positive)
-        return xp.where(positive, x, x.dtype.type(0))
+        self.save_for_backward(x > 0)
+        return xp.maximum(x, 0)       # several times faster than where(mask, x, 0) on NumPy
 
     def backward(self, gy):
         (positive,) = self.saved

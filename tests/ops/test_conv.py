@@ -19,6 +19,8 @@ CASES = {
     "depthwise": ((1, 3, 5, 5), (3, 1, 3, 3), 2, 1, 1, 3),
     "batch1_no_pad_1x1": ((1, 4, 3, 3), (2, 4, 1, 1), 1, 0, 0, 1),
     "kernel_gt_stride_overlap": ((1, 1, 9, 9), (2, 1, 5, 5), 3, 2, 2, 1),
+    "1x1_pad1_grows": ((1, 2, 3, 4), (3, 2, 1, 1), 1, 1, 1, 1),       # padding > K-1: gx via col2im
+    "groups2_stride1_5x5": ((2, 4, 6, 6), (4, 2, 5, 5), 1, 2, 2, 2),  # gx via the flipped-kernel conv
 }
 
 
@@ -39,13 +41,14 @@ def test_conv2d_matches_torch(xp, rng, dtype, name):
                        lambda x, w, b: F.conv2d(x, w, b, stride, tpad, groups=groups), arrays, xp, dtype)
 
 
+@pytest.mark.parametrize("stride", [1, 2])
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
-def test_conv2d_per_side_padding_matches_torch(xp, rng, dtype):
+def test_conv2d_per_side_padding_matches_torch(xp, rng, dtype, stride):
     """torch's conv2d takes only symmetric padding: the oracle pads first, then convolves."""
     arrays = [rng.standard_normal((2, 2, 5, 6)), rng.standard_normal((3, 2, 3, 3))]
-    compare_with_torch(lambda x, w: ops.conv2d(x, w, padding=((0, 2), (1, 0)), stride=2),
-                       lambda x, w: F.conv2d(F.pad(x, (1, 0, 0, 2)), w, stride=2), arrays, xp, dtype)
-    gradcheck_arrays(lambda x, w: ops.conv2d(x, w, padding=((0, 2), (1, 0)), stride=2), arrays, xp)
+    compare_with_torch(lambda x, w: ops.conv2d(x, w, padding=((0, 2), (1, 0)), stride=stride),
+                       lambda x, w: F.conv2d(F.pad(x, (1, 0, 0, 2)), w, stride=stride), arrays, xp, dtype)
+    gradcheck_arrays(lambda x, w: ops.conv2d(x, w, padding=((0, 2), (1, 0)), stride=stride), arrays, xp)
 
 
 def test_conv2d_only_weight_needs_grad(rng):
@@ -67,7 +70,7 @@ def test_chunked_im2col_gives_the_same_result(rng, monkeypatch):
         return y.numpy(), tx.grad.numpy(), tw.grad.numpy(), tb.grad.numpy()
 
     whole = run()
-    per_sample = 3 * 9 * 36 * 8
+    per_sample = 4 * 9 * 36 * 8       # the larger column array: backward's gy columns (OC = 4 rows per offset)
     monkeypatch.setattr(im2col, "max_col_bytes", 2 * per_sample)   # chunks of 2, 2, 1 samples
     assert [s.stop - s.start for s in im2col.batch_chunks(5, per_sample)] == [2, 2, 1]
     for a, b_ in zip(whole, run()):

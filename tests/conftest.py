@@ -1,8 +1,9 @@
-"""Shared fixtures: ``xp`` runs a test on NumPy always and on CuPy when a GPU is present."""
+"""Shared fixtures: ``xp`` runs a test on NumPy always and on CuPy when a GPU is present;
+``fast_path`` runs it on the NumPy reference ops and on the numba kernels."""
 import numpy as np
 import pytest
 
-from minicnn import backend
+from minicnn import backend, fast
 
 
 def _cupy_or_skip():
@@ -16,6 +17,16 @@ def _cupy_or_skip():
 def xp(request):
     """The array module under test."""
     return np if request.param == "numpy" else _cupy_or_skip()
+
+
+@pytest.fixture(params=["numpy", "numba"])
+def fast_path(request):
+    """Runs a test on the plain NumPy ops and again with the numba kernels of minicnn/fast."""
+    if request.param == "numba" and not fast.available():
+        pytest.skip("numba test skipped: numba is not installed (pip install -e \".[fast]\")")
+    previous = fast.set_enabled(request.param == "numba")
+    yield request.param
+    fast.set_enabled(previous)
 
 
 @pytest.fixture

@@ -20,6 +20,9 @@ Backward, with dxhat = gy * gamma and sums over the channel's M values:
 In training mu and var depend on x, which gives the two subtracted sums; in evaluation
 they are constants and batch norm is a per-channel affine map.
 """
+import numpy as np
+
+from minicnn import fast
 from minicnn.autograd import Function
 from minicnn.backend import get_array_module
 from minicnn.ops.utils import check_ndim
@@ -41,22 +44,33 @@ class BatchNorm(Function):
         C = x.shape[1]
         self.axes = (0,) + tuple(range(2, x.ndim))            # every axis but the channel axis
         shape = (1, C) + (1,) * (x.ndim - 2)                   # a per-channel value, broadcastable
-        if self.training:
-            mu = x.mean(axis=self.axes)
-            var = ((x - mu.reshape(shape)) ** 2).mean(axis=self.axes)
-            if self.running_mean is not None:
-                self._update_running(mu, var, x.size // C)
-        else:
-            mu = self.running_mean.data.astype(x.dtype, copy=False)
-            var = self.running_var.data.astype(x.dtype, copy=False)
-        invstd = 1 / xp.sqrt(var + self.eps)                   # (C,)
-        xhat = (x - mu.reshape(shape)) * invstd.reshape(shape)
         gamma = params[0].reshape(shape) if self.has_weight else None
-        y = xhat * gamma if self.has_weight else xhat.copy()
-        if self.has_bias:
-            y += params[-1].reshape(shape)
+        if self.training and fast.use(x):
+            xhat, y, mu, var = self._fast_forward(x, params)
+        else:
+            if self.training:
+                mu = x.mean(axis=self.axes)
+                var = ((x - mu.reshape(shape)) ** 2).mean(axis=self.axes)
+            else:
+                mu = self.running_mean.data.astype(x.dtype, copy=False)
+                var = self.running_var.data.astype(x.dtype, copy=False)
+            xhat = (x - mu.reshape(shape)) * (1 / xp.sqrt(var + self.eps)).reshape(shape)
+            y = xhat * gamma if self.has_weight else xhat.copy()
+            if self.has_bias:
+                y += params[-1].reshape(shape)
+        if self.training and self.running_mean is not None:
+            self._update_running(mu, var, x.size // C)
+        invstd = 1 / xp.sqrt(var + self.eps)                   # (C,)
         self.save_for_backward(xhat, invstd.reshape(shape), gamma)
         return y
+
+    def _fast_forward(self, x, params):
+        """The numba kernel (minicnn/fast/batchnorm.py): the same maths in fewer passes."""
+        from minicnn.fast import batchnorm as kernel
+        C = x.shape[1]
+        gamma = params[0] if self.has_weight else np.ones(C, x.dtype)
+        beta = params[-1] if self.has_bias else np.zeros(C, x.dtype)
+        return kernel.forward(x, gamma, beta, self.eps)
 
     def _update_running(self, mu, var, M):
         """running = (1 - momentum) * running + momentum * batch statistic, in place."""
@@ -69,25 +83,34 @@ class BatchNorm(Function):
 
     def backward(self, gy):
         xhat, invstd, gamma = self.saved
-        dxhat = gy * gamma if gamma is not None else gy
-        grads = []
-        if self.needs_input_grad[0]:
-            if self.training:
-                M = gy.size // gy.shape[1]
-                sum_dxhat = dxhat.sum(axis=self.axes, keepdims=True)
-                sum_dxhat_xhat = (dxhat * xhat).sum(axis=self.axes, keepdims=True)
-                gx = invstd / M * (M * dxhat - sum_dxhat - xhat * sum_dxhat_xhat)
-            else:
-                gx = dxhat * invstd
-            grads.append(gx)
+        need_x, *need_params = self.needs_input_grad
+        if need_x and self.training and fast.use(gy):
+            gx, ggamma, gbeta = self._fast_backward(gy, xhat, invstd, gamma)
         else:
-            grads.append(None)
-        flags = iter(self.needs_input_grad[1:])
+            gx = self._input_grad(gy, xhat, invstd, gamma) if need_x else None
+            ggamma = gbeta = None                               # computed below, if needed
+        grads, flags = [gx], iter(need_params)
         if self.has_weight:
-            grads.append((gy * xhat).sum(axis=self.axes) if next(flags) else None)
+            grads.append((ggamma if ggamma is not None else (gy * xhat).sum(axis=self.axes)) if next(flags) else None)
         if self.has_bias:
-            grads.append(gy.sum(axis=self.axes) if next(flags) else None)
+            grads.append((gbeta if gbeta is not None else gy.sum(axis=self.axes)) if next(flags) else None)
         return tuple(grads)
+
+    def _input_grad(self, gy, xhat, invstd, gamma):
+        dxhat = gy * gamma if gamma is not None else gy
+        if not self.training:
+            return dxhat * invstd
+        M = gy.size // gy.shape[1]
+        sum_dxhat = dxhat.sum(axis=self.axes, keepdims=True)
+        sum_dxhat_xhat = (dxhat * xhat).sum(axis=self.axes, keepdims=True)
+        return invstd / M * (M * dxhat - sum_dxhat - xhat * sum_dxhat_xhat)
+
+    def _fast_backward(self, gy, xhat, invstd, gamma):
+        """The numba kernel: gx, and the two per-channel sums that are ggamma and gbeta."""
+        from minicnn.fast import batchnorm as kernel
+        C = gy.shape[1]
+        gamma = gamma.reshape(C) if gamma is not None else np.ones(C, gy.dtype)
+        return kernel.backward(gy, xhat, gamma, invstd.reshape(C))
 
 
 def batch_norm(x, running_mean, running_var, weight=None, bias=None, training=True, momentum=0.1, eps=1e-5):

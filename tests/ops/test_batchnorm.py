@@ -12,6 +12,9 @@ from tests.oracle import TOLERANCE, compare_with_torch, gradcheck_arrays, rel_er
 # The upstream gradient's seed. Not 0: the rng fixture is seeded with 0 too, so x would equal
 # gy up to scale, and since batch norm's gx removes the part of gy along xhat, it would be ~0.
 SEED = 1
+# Every test runs on the NumPy reference and on the numba kernel (minicnn/fast/batchnorm.py).
+pytestmark = pytest.mark.usefixtures("fast_path")
+
 SHAPES = [(5, 3), (4, 3, 7), (2, 3, 4, 5), (1, 3, 2, 3)]      # 1d without and with L, 2d, batch of 1
 
 

@@ -1,0 +1,74 @@
+"""numba twin of the training-mode batch norm in ``minicnn/ops/batchnorm.py``.
+
+The NumPy version makes a new full-size array for each of its ~10 element-wise steps; here each
+channel is handled by one thread in three passes over its values (sum, squared deviation, write)
+forward and two (the two sums, write) backward. Sums are accumulated in float64.
+The maths is the reference's; x is seen as (N, C, L), with L = H*W (1 for BatchNorm1d input).
+"""
+import numba
+import numpy as np
+
+__all__ = ["forward", "backward"]
+
+
+@numba.njit(cache=True)
+def _forward(x, gamma, beta, eps, xhat, y, mean, var):
+    N, C, L = x.shape
+    M = N * L
+    for c in range(C):
+        total = 0.0
+        for n in range(N):
+            for k in range(L):
+                total += x[n, c, k]
+        mu = total / M
+        sq = 0.0
+        for n in range(N):
+            for k in range(L):
+                d = x[n, c, k] - mu
+                sq += d * d
+        mean[c], var[c] = mu, sq / M
+        invstd = 1.0 / np.sqrt(sq / M + eps)
+        for n in range(N):
+            for k in range(L):
+                h = (x[n, c, k] - mu) * invstd
+                xhat[n, c, k] = h
+                y[n, c, k] = h * gamma[c] + beta[c]
+
+
+@numba.njit(cache=True)
+def _backward(gy, xhat, gamma, invstd, gx, sum_gy, sum_gy_xhat):
+    N, C, L = gy.shape
+    M = N * L
+    for c in range(C):
+        s1 = 0.0
+        s2 = 0.0
+        for n in range(N):
+            for k in range(L):
+                s1 += gy[n, c, k]
+                s2 += gy[n, c, k] * xhat[n, c, k]
+        sum_gy[c], sum_gy_xhat[c] = s1, s2
+        # gx = invstd / M * (M * dxhat - sum(dxhat) - xhat * sum(dxhat * xhat)), dxhat = gamma * gy
+        scale = gamma[c] * invstd[c] / M
+        for n in range(N):
+            for k in range(L):
+                gx[n, c, k] = scale * (M * gy[n, c, k] - s1 - xhat[n, c, k] * s2)
+
+
+def forward(x, gamma, beta, eps):
+    """(xhat, y, mean, biased var) for x of shape (N, C, ...); gamma/beta (C,) arrays."""
+    N, C = x.shape[:2]
+    x3 = np.ascontiguousarray(x).reshape(N, C, -1)
+    xhat, y = np.empty_like(x3), np.empty_like(x3)
+    mean, var = np.empty(C, x.dtype), np.empty(C, x.dtype)
+    _forward(x3, gamma, beta, eps, xhat, y, mean, var)
+    return xhat.reshape(x.shape), y.reshape(x.shape), mean, var
+
+
+def backward(gy, xhat, gamma, invstd):
+    """(gx, sum(gy * xhat), sum(gy)) per channel; gamma and invstd are (C,) arrays."""
+    N, C = gy.shape[:2]
+    gy3 = np.ascontiguousarray(gy).reshape(N, C, -1)
+    gx = np.empty_like(gy3)
+    sum_gy, sum_gy_xhat = np.empty(C, gy.dtype), np.empty(C, gy.dtype)
+    _backward(gy3, xhat.reshape(N, C, -1), gamma, invstd, gx, sum_gy, sum_gy_xhat)
+    return gx.reshape(gy.shape), sum_gy_xhat, sum_gy

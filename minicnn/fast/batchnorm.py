@@ -17,15 +17,19 @@ def _forward(x, gamma, beta, eps, xhat, y, mean, var):
     M = N * L
     for c in range(C):
         total = 0.0
-        for n in range(N):
+        for n in range(N):              # a partial sum per image, then their sum: less round-off
+            row = 0.0
             for k in range(L):
-                total += x[n, c, k]
+                row += x[n, c, k]
+            total += row
         mu = total / M
         sq = 0.0
         for n in range(N):
+            row = 0.0
             for k in range(L):
                 d = x[n, c, k] - mu
-                sq += d * d
+                row += d * d
+            sq += row
         mean[c], var[c] = mu, sq / M
         invstd = 1.0 / np.sqrt(sq / M + eps)
         for n in range(N):
@@ -43,9 +47,13 @@ def _backward(gy, xhat, gamma, invstd, gx, sum_gy, sum_gy_xhat):
         s1 = 0.0
         s2 = 0.0
         for n in range(N):
+            row1 = 0.0
+            row2 = 0.0
             for k in range(L):
-                s1 += gy[n, c, k]
-                s2 += gy[n, c, k] * xhat[n, c, k]
+                row1 += gy[n, c, k]
+                row2 += gy[n, c, k] * xhat[n, c, k]
+            s1 += row1
+            s2 += row2
         sum_gy[c], sum_gy_xhat[c] = s1, s2
         # gx = invstd / M * (M * dxhat - sum(dxhat) - xhat * sum(dxhat * xhat)), dxhat = gamma * gy
         scale = gamma[c] * invstd[c] / M

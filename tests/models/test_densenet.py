@@ -242,7 +242,9 @@ def test_densenet121_matches_torch(size, train):
     torch.manual_seed(0)
     reference = randomize_batch_norms(torch_reference("densenet121"))
     x = np.random.default_rng(size).standard_normal((2, 3, size, size))
-    assert_logits_match(models.get("densenet121"), reference, x, train=train)
+    # 121 layers of train-mode batch norm over batch 2 amplify float64 round-off: the order of a
+    # sum alone (NumPy's vs the numba kernel's) moves the logits by ~1e-8 relative.
+    assert_logits_match(models.get("densenet121"), reference, x, train=train, tol=1e-7)
 
 
 @pytest.mark.parametrize("train", [False, True], ids=["eval", "train"])

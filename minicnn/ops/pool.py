@@ -8,6 +8,7 @@ sends gy back through col2im:
 Output size: OH = floor((H + 2P - K) / S) + 1, or ceil(...) with ceil_mode (GoogLeNet),
 where a window may not start inside the right/bottom padding.
 """
+from minicnn import fast
 from minicnn.autograd import Function
 from minicnn.backend import get_array_module
 from minicnn.im2col import col2im, pad_spatial, pool_outsize, window_view
@@ -39,17 +40,25 @@ class MaxPool2d(_Pool2d):
     def forward(self, x):
         xp = get_array_module(x)
         KH, KW, SH, SW, OH, OW, pads = self._geometry(x)
+        self.x_shape, self.pads = x.shape, pads
+        if fast.use(x):
+            from minicnn.fast.pool import max_pool_forward
+            y, argmax = max_pool_forward(x, KH, KW, SH, SW, pads, OH, OW)
+            self.save_for_backward(argmax)
+            return y
         padded = xp.ascontiguousarray(pad_spatial(x, pads, value=-xp.inf))
         col = window_view(padded, KH, KW, SH, SW, OH, OW).reshape(x.shape[0], x.shape[1], KH * KW, OH, OW)
         argmax = col.argmax(axis=2)                                     # (N, C, OH, OW)
         self.save_for_backward(argmax)
-        self.x_shape, self.pads = x.shape, pads
         return xp.take_along_axis(col, argmax[:, :, None], axis=2)[:, :, 0]
 
     def backward(self, gy):
         (argmax,) = self.saved
         xp = get_array_module(gy)
         KH, KW, SH, SW = *self.kernel, *self.stride
+        if fast.use(gy):
+            from minicnn.fast.pool import max_pool_backward
+            return max_pool_backward(gy, argmax, self.x_shape, KW, SH, SW, self.pads)
         N, C, OH, OW = gy.shape
         winner = xp.arange(KH * KW).reshape(1, 1, -1, 1, 1) == argmax[:, :, None]
         gcol = (winner * gy[:, :, None]).reshape(N, C, KH, KW, OH, OW)

@@ -5,7 +5,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import minicnn as mc
-from minicnn import ops
+from minicnn import fast, ops
 from tests.oracle import compare_with_torch, gradcheck_arrays
 
 # (x shape, kernel, stride, padding, ceil_mode)
@@ -25,15 +25,16 @@ def distinct_values(rng, shape):
     return rng.permutation(np.prod(shape)).reshape(shape) * 0.1 + rng.uniform(-0.01, 0.01, shape)
 
 
+# The max-pool tests run on the NumPy reference and on the numba kernel (fast_path fixture).
 @pytest.mark.parametrize("name", WINDOWS)
-def test_max_pool_gradcheck(xp, rng, name):
+def test_max_pool_gradcheck(xp, rng, name, fast_path):
     shape, k, s, p, ceil = WINDOWS[name]
     gradcheck_arrays(lambda x: ops.max_pool2d(x, k, s, p, ceil), [distinct_values(rng, shape)], xp)
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("name", WINDOWS)
-def test_max_pool_matches_torch(xp, rng, dtype, name):
+def test_max_pool_matches_torch(xp, rng, dtype, name, fast_path):
     shape, k, s, p, ceil = WINDOWS[name]
     compare_with_torch(lambda x: ops.max_pool2d(x, k, s, p, ceil), lambda x: F.max_pool2d(x, k, s, p, ceil_mode=ceil),
                        [distinct_values(rng, shape)], xp, dtype)
@@ -56,10 +57,20 @@ def test_avg_pool_matches_torch(xp, rng, dtype, name, include_pad):
                        [rng.standard_normal(shape)], xp, dtype)
 
 
-def test_max_pool_tie_routes_gradient_to_one_element():
+def test_max_pool_tie_routes_gradient_to_one_element(fast_path):
     x = mc.Tensor(np.ones((1, 1, 2, 2)), requires_grad=True)
     ops.max_pool2d(x, 2).sum().backward()
-    assert x.grad.numpy().sum() == 1.0 and np.count_nonzero(x.grad.numpy()) == 1
+    assert x.grad.numpy().sum() == 1.0 and x.grad.numpy()[0, 0, 0, 0] == 1.0     # the first of the ties
+
+
+def test_max_pool_nan_wins_its_window(fast_path):
+    """As in NumPy's argmax (and torch): a NaN in a window is the window's max."""
+    x = np.array([[[[1.0, np.nan, 3.0, 2.0]]]])
+    t = mc.Tensor(x, requires_grad=True)
+    y = ops.max_pool2d(t, (1, 2))
+    assert np.isnan(y.numpy()[0, 0, 0, 0]) and y.numpy()[0, 0, 0, 1] == 3.0
+    y.sum().backward()
+    np.testing.assert_array_equal(t.grad.numpy(), [[[[0, 1, 1, 0]]]])
 
 
 def test_googlenet_ceil_mode_sizes():
@@ -86,10 +97,21 @@ def test_adaptive_avg_pool(xp, rng, dtype, shape, out):
                        [x], xp, dtype)
 
 
+@pytest.mark.parametrize("numba_path", [False, True], ids=["numpy", "numba"])
 @settings(max_examples=40, deadline=None)
 @given(H=st.integers(1, 9), W=st.integers(1, 9), K=st.integers(1, 4), S=st.integers(1, 3), P=st.integers(0, 2),
        ceil=st.booleans(), include_pad=st.booleans(), seed=st.integers(0, 99))
-def test_pool_property_matches_torch(H, W, K, S, P, ceil, include_pad, seed):
+def test_pool_property_matches_torch(numba_path, H, W, K, S, P, ceil, include_pad, seed):
+    if numba_path and not fast.available():
+        pytest.skip("numba test skipped: numba is not installed")
+    previous = fast.set_enabled(numba_path)
+    try:
+        _check_pool_against_torch(H, W, K, S, P, ceil, include_pad, seed)
+    finally:
+        fast.set_enabled(previous)
+
+
+def _check_pool_against_torch(H, W, K, S, P, ceil, include_pad, seed):
     if P > K // 2 or K > H + 2 * P or K > W + 2 * P:
         with pytest.raises(ValueError, match="max_pool2d: (padding must be between|kernel .* is larger)"):
             ops.max_pool2d(mc.Tensor(np.zeros((1, 1, H, W))), K, S, P, ceil)

@@ -1,0 +1,35 @@
+"""The switch between the NumPy reference ops and the numba kernels of minicnn/fast.
+(The kernels' numbers are checked by the op tests, which run on both paths.)"""
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from minicnn import fast
+
+
+def _run(code, **env):
+    import os
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            env={**os.environ, **env}, check=True)
+    return result.stdout.strip()
+
+
+@pytest.mark.parametrize("value, expected", [("0", "False"), ("off", "False"), ("1", str(fast.available()))])
+def test_environment_variable_switches_the_fast_path(value, expected):
+    assert _run("from minicnn import fast; print(fast.enabled())", MINICNN_FAST=value) == expected
+
+
+def test_only_numpy_arrays_take_the_fast_path(fast_path):
+    a = np.zeros(3)
+    assert fast.use(a, a) == (fast_path == "numba")
+    assert not fast.use(a, [0.0, 1.0])          # anything that is not an ndarray stays on the reference
+
+
+def test_set_enabled_returns_the_previous_setting():
+    previous = fast.set_enabled(False)
+    try:
+        assert fast.set_enabled(True) is False and fast.set_enabled(False) is True
+    finally:
+        fast.set_enabled(previous)

@@ -14,6 +14,6 @@ setup(
         "fast": ["numba"],
         # torch is a test/benchmark oracle only; minicnn/ never imports it.
         # Pinned exactly: any other version pulls gigabytes of CUDA wheels.
-        "dev": ["pytest", "pytest-xdist", "hypothesis", "torch==2.13.0", "numba"],
+        "dev": ["pytest", "pytest-xdist", "hypothesis", "torch==2.13.0", "numba", "threadpoolctl", "dezero"],
     },
 )

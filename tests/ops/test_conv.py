@@ -147,3 +147,25 @@ def T(shape, dtype=np.float64):
 def test_conv2d_errors(args, kwargs, error, message):
     with pytest.raises(error, match=message):
         ops.conv2d(*args, **kwargs)
+
+
+def test_scratch_buffer_is_reused_and_grows(rng):
+    a = np.zeros(1, np.float32)
+    first = im2col.scratch(a, 100)
+    assert im2col.scratch(a, 50).base is first.base            # smaller request: the same memory
+    assert im2col.scratch(a, 1000).size == 1000                 # larger: a new, larger buffer
+    assert im2col.scratch(np.zeros(1), 10).dtype == np.float64  # one buffer per dtype
+
+
+def test_results_do_not_alias_the_scratch_buffer(rng):
+    """Outputs and gradients must own their memory: the next convolution reuses the column buffer."""
+    x = mc.Tensor(rng.standard_normal((2, 3, 6, 6)), requires_grad=True)
+    w = mc.Tensor(rng.standard_normal((4, 3, 3, 3)), requires_grad=True)
+    y = ops.conv2d(x, w, padding=1)
+    y.backward(np.ones(y.shape))
+    kept = [y.numpy().copy(), x.grad.numpy().copy(), w.grad.numpy().copy()]
+    x2 = mc.Tensor(rng.standard_normal((2, 3, 6, 6)) * 100, requires_grad=True)
+    other = ops.conv2d(x2, mc.Tensor(rng.standard_normal((4, 3, 3, 3)) * 100, requires_grad=True), padding=1)
+    other.backward(np.ones(other.shape))
+    for before, after in zip(kept, [y.numpy(), x.grad.numpy(), w.grad.numpy()]):
+        np.testing.assert_array_equal(before, after)

@@ -169,7 +169,7 @@ def backward(root, grad=None, retain_graph=False):
                 raise RuntimeError(f"{type(f).__name__}.backward returned a gradient of shape {gx.shape} "
                                    f"for an input of shape {x.shape}")
             if x.creator is None:
-                _accumulate_leaf(x, gx)
+                _accumulate_leaf(x, gx, _owned(gx, gys, gxs))
             else:
                 if id(x) in pending:
                     # Out of place: gx may alias a gradient another Function still holds.
@@ -180,7 +180,16 @@ def backward(root, grad=None, retain_graph=False):
             f.release()
 
 
-def _accumulate_leaf(x, g):
-    # A fresh array either way: g may be shared with another input (add passes gy to both),
-    # and optimisers may update .grad in place.
-    x.grad = Tensor._from_op(g.astype(x.dtype, copy=True) if x.grad is None else x.grad.data + g)
+def _owned(g, gys, gxs):
+    """True when g is an array that nothing else holds: not a view, not an upstream gradient
+    passed through (add hands gy to both inputs), not returned for two inputs. A leaf may keep
+    such an array as its .grad without a copy (for VGG-16's fc6 alone the copy is 411 MB)."""
+    return g.base is None and all(g is not gy for gy in gys) and sum(g is other for other in gxs) == 1
+
+
+def _accumulate_leaf(x, g, owned=False):
+    # .grad must be an array of its own: optimisers and clipping update it in place.
+    if x.grad is not None:
+        x.grad = Tensor._from_op(x.grad.data + g)
+    else:
+        x.grad = Tensor._from_op(g if owned and g.dtype == x.dtype else g.astype(x.dtype, copy=True))

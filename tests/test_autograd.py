@@ -110,3 +110,34 @@ def test_custom_function_with_wrong_gradient_shape_is_reported():
     x = mc.Tensor([1.0, 2.0], requires_grad=True)
     with pytest.raises(RuntimeError, match=r"Bad.backward returned a gradient of shape \(1,\) for an input of shape \(2,\)"):
         Bad()(x).sum().backward()
+
+
+def test_leaf_gradients_own_their_memory():
+    """A leaf keeps a fresh gradient as is, but never one that another tensor or the caller holds:
+    optimisers and clipping change .grad in place."""
+    x, y = mc.Tensor(np.ones(3), requires_grad=True), mc.Tensor(np.ones(3), requires_grad=True)
+    upstream = np.arange(3.0)
+    (x + y).backward(upstream)                        # add hands the same gy to both inputs
+    w = mc.Tensor(np.ones((2, 3)), requires_grad=True)
+    (w.reshape(6) * 2).sum().backward()               # reshape's gradient is a view
+    grads = [x.grad.data, y.grad.data, upstream, w.grad.data]
+    for i, a in enumerate(grads):
+        for b in grads[i + 1:]:
+            assert not np.shares_memory(a, b)
+    x.grad.data *= 10
+    np.testing.assert_array_equal(y.grad.numpy(), [0, 1, 2])
+
+
+def test_a_fresh_leaf_gradient_is_kept_without_a_copy():
+    class Double(mc.Function):
+        def forward(self, x):
+            return 2 * x
+
+        def backward(self, gy):
+            self.made = 2 * gy                        # a new array that nothing else holds
+            return self.made
+
+    x = mc.Tensor(np.ones(3), requires_grad=True)
+    f = Double()
+    f(x).backward(np.ones(3))
+    assert x.grad.data is f.made

@@ -11,6 +11,9 @@ from minicnn.backend import device_of, to_device
 from minicnn.nn import Parameter
 from tests.oracle import rel_error
 
+# Every test runs on the NumPy reference and with the numba kernels (SGD's fused update).
+pytestmark = pytest.mark.usefixtures("fast_path")
+
 SHAPES = [(3, 4), (5,), (2, 3, 2)]
 STEPS = 25
 TOL = 1e-12          # float64: the same equations agree to round-off
@@ -129,6 +132,28 @@ def test_float32_stays_float32_and_matches_torch(name, kwargs, xp, rng):
     _run_side_by_side(pair, ours, theirs, rng, steps=10, tol=1e-5)
     assert all(p.dtype == np.float32 for p in pair.ours)
     assert all(a.dtype == np.float32 for s in ours.state.values() for a in s.values() if hasattr(a, "dtype"))
+
+
+@pytest.mark.parametrize("kwargs", [dict(momentum=0.9, weight_decay=5e-4), dict(momentum=0.9, nesterov=True),
+                                    dict(momentum=0.5, dampening=0.1), dict(weight_decay=1e-4)])
+def test_sgd_kernel_equals_the_numpy_update_bit_for_bit(kwargs, rng):
+    """Same operations in the same order and dtype: float32 parameters end identical on both paths."""
+    from minicnn import fast
+    if not fast.available():
+        pytest.skip("numba test skipped: numba is not installed")
+    start = rng.standard_normal((7, 5)).astype(np.float32)
+    grads = [rng.standard_normal((7, 5)).astype(np.float32) for _ in range(5)]
+    results = []
+    for numba_path in (False, True):
+        previous = fast.set_enabled(numba_path)
+        p = Parameter(start.copy())
+        opt = optim.SGD([p], lr=0.1, **kwargs)
+        for g in grads:
+            p.grad = mc.Tensor(g)
+            opt.step()
+        fast.set_enabled(previous)
+        results.append(p.data)
+    np.testing.assert_array_equal(results[0], results[1])
 
 
 def test_zero_grad_sets_none_and_step_skips_missing_grads(rng):

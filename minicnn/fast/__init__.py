@@ -1,8 +1,9 @@
-"""Fast CPU kernels (numba) for the ops where NumPy alone spends its time copying.
+"""Fast CPU kernels (numba) where NumPy alone makes many passes over memory.
 
-Each kernel here has a plain NumPy twin in minicnn/ (``im2col.py``, ``ops/pool.py``,
-``ops/batchnorm.py``). The NumPy version is the reference: it is what to read to learn the op,
-and the tests check both against each other, against finite differences and against PyTorch.
+Each kernel here has a plain NumPy twin: ``batchnorm.py`` of ``ops/batchnorm.py`` (training mode),
+``pool.py`` of max pooling in ``ops/pool.py``, ``sgd.py`` of ``optim/sgd.py``'s update. The NumPy
+version is the reference: it is what to read to learn the op, and the tests check both against
+each other, against finite differences and against PyTorch.
 The fast path is taken for NumPy arrays when numba is installed (``pip install -e ".[fast]"``)
 unless ``MINICNN_FAST=0`` is set or ``set_enabled(False)`` is called; CuPy arrays never take it.
 

@@ -17,6 +17,8 @@ the compiled kernels are cached on disk (``cache=True``), so only the very first
 import importlib.util
 import os
 
+import numpy as np
+
 __all__ = ["available", "enabled", "set_enabled", "use"]
 
 _enabled = os.environ.get("MINICNN_FAST", "1").strip() not in ("0", "false", "no", "off")
@@ -44,5 +46,4 @@ def use(*arrays):
     """Whether an op on these arrays takes the fast path: enabled, and all of them NumPy arrays."""
     if not enabled():
         return False
-    import numpy as np
     return all(type(a) is np.ndarray for a in arrays)

@@ -1,8 +1,8 @@
 """numba twin of the training-mode batch norm in ``minicnn/ops/batchnorm.py``.
 
 The NumPy version makes a new full-size array for each of its ~10 element-wise steps; here each
-channel is handled by one thread in three passes over its values (sum, squared deviation, write)
-forward and two (the two sums, write) backward. Sums are accumulated in float64.
+channel takes three passes over its values forward (sum, squared deviation, write) and two
+backward (the two sums, write). Sums are accumulated in float64.
 The maths is the reference's; x is seen as (N, C, L), with L = H*W (1 for BatchNorm1d input).
 """
 import numba

@@ -83,18 +83,14 @@ class BatchNorm(Function):
 
     def backward(self, gy):
         xhat, invstd, gamma = self.saved
-        need_x, *need_params = self.needs_input_grad
+        need_x, *need_params = self.needs_input_grad         # params: weight first, then bias
         if need_x and self.training and fast.use(gy):
             gx, ggamma, gbeta = self._fast_backward(gy, xhat, invstd, gamma)
         else:
             gx = self._input_grad(gy, xhat, invstd, gamma) if need_x else None
-            ggamma = gbeta = None                               # computed below, if needed
-        grads, flags = [gx], iter(need_params)
-        if self.has_weight:
-            grads.append((ggamma if ggamma is not None else (gy * xhat).sum(axis=self.axes)) if next(flags) else None)
-        if self.has_bias:
-            grads.append((gbeta if gbeta is not None else gy.sum(axis=self.axes)) if next(flags) else None)
-        return tuple(grads)
+            ggamma = (gy * xhat).sum(axis=self.axes) if self.has_weight and need_params[0] else None
+            gbeta = gy.sum(axis=self.axes) if self.has_bias and need_params[-1] else None
+        return (gx,) + ((ggamma,) if self.has_weight else ()) + ((gbeta,) if self.has_bias else ())
 
     def _input_grad(self, gy, xhat, invstd, gamma):
         dxhat = gy * gamma if gamma is not None else gy

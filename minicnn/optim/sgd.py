@@ -40,8 +40,7 @@ class SGD(Optimizer):
     def _update(self, p, g, state, group):
         lr, momentum, dampening = group["lr"], group["momentum"], group["dampening"]
         buf = state.get("momentum_buffer")
-        if fast.use(p.data, g, *([] if buf is None else [buf])) and p.data.flags.c_contiguous and \
-                (buf is None or (buf.flags.c_contiguous and buf.dtype == p.data.dtype)):
+        if self._fast_path(p, g, buf):
             return self._fast_update(p, g, state, group)
         if group["weight_decay"] != 0:
             g = g + group["weight_decay"] * p.data
@@ -53,6 +52,12 @@ class SGD(Optimizer):
                 buf += (1 - dampening) * g
             g = g + momentum * buf if group["nesterov"] else buf
         p.data -= lr * g
+
+    @staticmethod
+    def _fast_path(p, g, buf):
+        """The numba loop writes p and the buffer through flat views: both contiguous, p's dtype."""
+        written = [p.data] if buf is None else [p.data, buf]
+        return fast.use(g, *written) and all(a.flags.c_contiguous and a.dtype == p.data.dtype for a in written)
 
     def _fast_update(self, p, g, state, group):
         """The same update as one numba loop (minicnn/fast/sgd.py), without temporary arrays."""

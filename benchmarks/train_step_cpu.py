@@ -23,7 +23,7 @@ sys.path[:0] = [os.path.dirname(os.path.abspath(__file__)), ROOT]
 
 import numpy as np  # noqa: E402
 
-from common import RESULTS, bar_chart, machine_info, markdown_table, write_json  # noqa: E402
+from common import RESULTS, bar_chart, machine_info, markdown_table, median_ms, write_json  # noqa: E402
 
 BATCH = 64
 MODELS = {"lenet5_28": (28, 20), "resnet20": (32, 10), "vgg16": (32, 4)}     # input size, timed steps
@@ -75,13 +75,7 @@ def child(impl, arch, threads):
     t = time.perf_counter()
     step()
     first_s = time.perf_counter() - t
-    step()
-    times = []
-    for _ in range(steps):
-        t = time.perf_counter()
-        step()
-        times.append((time.perf_counter() - t) * 1e3)
-    ms = float(np.median(times))
+    ms = median_ms(step, repeats=steps, warmup=1)
     print(json.dumps({"step_ms": ms, "images_per_s": BATCH / ms * 1e3, "first_step_s": first_s, "import_s": import_s,
                       "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
 

@@ -67,6 +67,17 @@ def load_trained(path, device="cpu"):
     return model.to(device).eval(), config
 
 
+def load_for_command(command, checkpoint, device):
+    """load_trained for a command line: resolve the device ('auto', 'cpu', 'cuda'), and turn a bad
+    checkpoint or an unusable device into an exit message that names the command.
+    Returns (model, config, device)."""
+    try:
+        device = backend.pick_device(device)
+        return (*load_trained(checkpoint, device), device)
+    except (CheckpointError, mc.DeviceError, ValueError) as e:
+        raise SystemExit(f"minicnn {command}: {e}")
+
+
 def ten_crop_resize(size):
     """The size images are resized to before ten-cropping ``size`` x ``size`` views: AlexNet's 256 / 224."""
     return round(size * 256 / 224)
@@ -171,11 +182,7 @@ def main(argv=None):
     args = build_parser().parse_args(argv)
     if args.batch_size is not None and args.batch_size < 1:
         raise SystemExit(f"--batch-size must be >= 1, got {args.batch_size}")
-    try:
-        device = backend.pick_device(args.device)
-        model, config = load_trained(args.checkpoint, device)
-    except (CheckpointError, mc.DeviceError, ValueError) as e:
-        raise SystemExit(f"minicnn evaluate: {e}")
+    model, config, device = load_for_command("evaluate", args.checkpoint, args.device)
     channels, size = config["input_size"][0], config["input_size"][1]
     classes, K = config["classes"], len(config["classes"])
     try:

@@ -19,9 +19,8 @@ import sys
 import numpy as np
 
 import minicnn as mc
-from minicnn import backend, recipes
-from minicnn.evaluate import load_trained
-from minicnn.serialization import CheckpointError
+from minicnn import recipes
+from minicnn.evaluate import load_for_command
 
 __all__ = ["main", "build_parser", "load_images"]
 
@@ -64,11 +63,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
     if args.top < 1:
         parser.error(f"--top must be >= 1, got {args.top}")
-    try:
-        device = backend.pick_device(args.device)
-        model, config = load_trained(args.checkpoint, device)
-    except (CheckpointError, mc.DeviceError, ValueError) as e:
-        raise SystemExit(f"minicnn predict: {e}")
+    model, config, device = load_for_command("predict", args.checkpoint, args.device)
     channels, size = config["input_size"][0], config["input_size"][1]
     if channels not in (1, 3):
         raise SystemExit(f"minicnn predict: the model takes {channels}-channel images; only grey (1) and RGB (3) "

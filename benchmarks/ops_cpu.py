@@ -6,7 +6,9 @@ PyTorch 2.13 CPU and DeZero 0.0.13 (the closest NumPy peer); float32, forward an
 Each implementation is timed in its own block, median of --repeats after two warm-ups, with the
 same number of BLAS / torch threads. For conv2d the table also gives the GFLOP/s reached, the
 machine's SGEMM GFLOP/s (a 2048^3 NumPy matmul, the ceiling for im2col), and the share of the
-conv's time spent in its GEMMs (the same matrix products timed alone).
+conv's time spent in its GEMMs (the same matrix products timed alone), and the im2col floor:
+those GEMMs plus one memory copy of each column array the conv builds (the forward's, the
+weight gradient's and the input gradient's), the least any im2col + GEMM design can take here.
 Writes benchmarks/results/ops_cpu.{json,md,png}.
 """
 import argparse
@@ -118,6 +120,20 @@ def conv_gemm_ms(x, w, stride, pad, repeats):
     return median_ms(lambda: W2 @ col, repeats), median_ms(lambda: (gy @ col.T, input_grad()), repeats)
 
 
+def column_copy_ms(x, w, stride, pad, repeats):
+    """One plain copy of each column array conv2d's forward+backward builds: im2col is a gather
+    that can go no faster than a copy of its output, and a copy is bound by memory bandwidth."""
+    N, C, H, W = x.shape
+    OC, _, K, _ = w.shape
+    OH, OW = conv_outsize(H, K, stride, pad, pad), conv_outsize(W, K, stride, pad, pad)
+    cols = [C * K * K * N * OH * OW] * 2 + [OC * K * K * N * H * W if stride == 1 else C * K * K * N * OH * OW]
+    total = 0.0
+    for size in cols:
+        src, dst = np.ones(size, x.dtype), np.empty(size, x.dtype)
+        total += median_ms(lambda: np.copyto(dst, src), repeats)
+    return total
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=7)
@@ -143,13 +159,16 @@ def main():
         OH = conv_outsize(shape[2], k, s, p, p)
         flops = 2 * shape[0] * OC * OH * OH * shape[1] * k * k
         gemm_fwd, gemm_bwd = conv_gemm_ms(x, w, s, p, args.repeats)
+        floor = gemm_fwd + gemm_bwd + column_copy_ms(x, w, s, p, args.repeats)
         row.update(minicnn_fwd_bwd_gflops=3 * flops / row["minicnn_fast_fwd_bwd_ms"] / 1e6,
                    gemm_share=(gemm_fwd + gemm_bwd) / row["minicnn_fast_fwd_bwd_ms"],
+                   im2col_floor_ms=floor, floor_vs_torch=floor / row["torch_fwd_bwd_ms"],
                    vs_dezero=row["dezero_fwd_bwd_ms"] / row["minicnn_fast_fwd_bwd_ms"])
         rows.append(row)
         print(f"{name:<34} f+b minicnn {row['minicnn_fast_fwd_bwd_ms']:7.1f} ms  torch {row['torch_fwd_bwd_ms']:7.1f}"
               f"  ({row['minicnn_fast_vs_torch']:.2f}x)  dezero {row['dezero_fwd_bwd_ms']:7.1f}"
-              f"  {row['minicnn_fwd_bwd_gflops']:.0f} GFLOP/s, GEMM {row['gemm_share']:.0%} of the time")
+              f"  {row['minicnn_fwd_bwd_gflops']:.0f} GFLOP/s, GEMM {row['gemm_share']:.0%} of the time,"
+              f" im2col floor {floor:.1f} ms ({row['floor_vs_torch']:.2f}x torch)")
     for name, shape, k, s in POOLS[:1] if args.quick else POOLS:
         x = rng.standard_normal(shape).astype(np.float32)
         rows.append(run_all(name, [x], {
@@ -188,7 +207,8 @@ def main():
                ("minicnn_fast_fwd_bwd_ms", "fast path", "{:.1f}"), ("torch_fwd_bwd_ms", "PyTorch", "{:.1f}"),
                ("dezero_fwd_bwd_ms", "DeZero", "{:.1f}"), ("minicnn_fast_vs_torch", "fast / torch", "{:.2f}x"),
                ("vs_dezero", "DeZero / fast", "{:.1f}x"), ("minicnn_fwd_bwd_gflops", "GFLOP/s", "{:.0f}"),
-               ("gemm_share", "GEMM share", "{:.0%}")]
+               ("gemm_share", "GEMM share", "{:.0%}"), ("im2col_floor_ms", "im2col floor", "{:.1f}"),
+               ("floor_vs_torch", "floor / torch", "{:.2f}x")]
     markdown_table(os.path.join(RESULTS, "ops_cpu.md"),
                    f"Forward+backward, ms (median of {args.repeats}), {args.threads} threads; "
                    f"SGEMM peak {peak:.0f} GFLOP/s", columns, rows)

@@ -13,7 +13,8 @@ Backward, with gy seen as (OC, P):
     gx   = col2im(gcol)                      adds each window's gradient back where it was read
 With stride 1, gx is itself a convolution: gy padded by K-1-P, correlated with the kernel
 flipped in space and with in/out channels swapped. That is an im2col (a gather) plus a GEMM,
-which is faster than col2im's KH*KW scatter-adds, and gives the same numbers.
+which is faster than col2im's KH*KW scatter-adds, and gives the same numbers, unless there are
+many more output than input channels (its columns then outgrow col2im's).
 Output size: OH = floor((H + PT + PB - KH) / SH) + 1, and likewise OW (lecture 11's formula).
 """
 from minicnn.autograd import Function
@@ -91,13 +92,16 @@ class Conv2d(Function):
         G = self.groups
         (SH, SW), (PT, PB, PL, PR) = self.stride, self.pads
         full = (KH - 1 - PT, KH - 1 - PB, KW - 1 - PL, KW - 1 - PR)   # padding of the "full" correlation
-        if (SH, SW) == (1, 1) and min(full) >= 0:
+        OH, OW = gy.shape[2:]
+        # The gather's columns (OC*KH*KW, n*H*W) against col2im's (C*KH*KW, n*OH*OW): when many more
+        # output than input channels (LeNet's 6 -> 16, a 3-channel image), col2im moves less memory.
+        # Up to 2x (a stage doubling its channels) the gather still wins: it has no scatter-adds.
+        if (SH, SW) == (1, 1) and min(full) >= 0 and OC * H * Wd <= 2 * C * OH * OW:
             # flip the kernel in space, swap in/out channels: (G, C/G, OC/G*KH*KW)
             Wt = W[:, :, ::-1, ::-1].reshape(G, OC // G, Cg, KH, KW).transpose(0, 2, 1, 3, 4)
             Wt = xp.ascontiguousarray(Wt).reshape(G, Cg, -1)
             col = im2col(gy, KH, KW, 1, 1, full, H, Wd, out=buffer)         # (OC*KH*KW, n*H*W)
             return xp.matmul(Wt, col.reshape(G, -1, n * H * Wd)).reshape(C, n, H, Wd)
-        OH, OW = gy.shape[2:]
         gcol = xp.matmul(W.reshape(G, OC // G, -1).transpose(0, 2, 1), gy_cols)   # (G, C/G*KH*KW, n*OH*OW)
         gcol = gcol.reshape(C, KH, KW, n, OH, OW).transpose(3, 0, 1, 2, 4, 5)
         return col2im(gcol, x_shape, SH, SW, self.pads).transpose(1, 0, 2, 3)

@@ -21,6 +21,7 @@ CASES = {
     "kernel_gt_stride_overlap": ((1, 1, 9, 9), (2, 1, 5, 5), 3, 2, 2, 1),
     "1x1_pad1_grows": ((1, 2, 3, 4), (3, 2, 1, 1), 1, 1, 1, 1),       # padding > K-1: gx via col2im
     "groups2_stride1_5x5": ((2, 4, 6, 6), (4, 2, 5, 5), 1, 2, 2, 2),  # gx via the flipped-kernel conv
+    "many_out_channels": ((2, 1, 5, 5), (6, 1, 3, 3), 1, 0, 0, 1),    # OC >> C, stride 1: gx via col2im
 }
 
 

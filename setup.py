@@ -12,8 +12,10 @@ setup(
     extras_require={
         "gpu": ["cupy-cuda13x"],
         "fast": ["numba"],
-        # torch is a test/benchmark oracle only; minicnn/ never imports it.
+        # torch is a test/benchmark oracle only; minicnn/ never imports it. pydot parses the
+        # graph pictures' DOT text back in the tests.
         # Pinned exactly: any other version pulls gigabytes of CUDA wheels.
-        "dev": ["pytest", "pytest-xdist", "hypothesis", "torch==2.13.0", "numba", "threadpoolctl", "dezero"],
+        "dev": ["pytest", "pytest-xdist", "hypothesis", "torch==2.13.0", "numba", "threadpoolctl", "dezero",
+                "pydot"],
     },
 )

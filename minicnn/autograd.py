@@ -16,10 +16,13 @@ import weakref
 from minicnn.backend import DeviceError, device_of, get_array_module
 from minicnn.tensor import Tensor
 
-__all__ = ["Function", "no_grad", "enable_grad", "is_grad_enabled", "backward", "register_op_hook", "HookHandle"]
+__all__ = ["Function", "no_grad", "enable_grad", "is_grad_enabled", "backward", "register_op_hook", "HookHandle",
+           "Observer", "observe", "current_module",
+           "outermost_module"]
 
 _grad_enabled = True
-_op_hooks = []        # called as hook(function, inputs, outputs) after every op's forward
+_observers = []       # what watches ops and modules run (profiler, trace, summary); see Observer
+_module_stack = []    # the modules whose forward is running, outermost first
 
 
 class HookHandle:
@@ -33,11 +36,71 @@ class HookHandle:
             self.hooks.remove(self.hook)
 
 
+class Observer:
+    """Watches the engine run: the profiler, ``minicnn.trace()`` and the op hooks are Observers.
+
+    Override the methods you need and register the object with ``observe``. While no observer
+    is registered the engine only tests that a list is empty, so watching costs nothing when off.
+    ``phase`` is "forward" or "backward". At the end of a forward, ``inputs`` and ``outputs`` are
+    the op's Tensors; at the end of a backward they are the gradient arrays flowing in (one per
+    output) and out (one per input, None where no gradient is needed).
+    """
+
+    def module_begin(self, module):
+        pass
+
+    def module_end(self, module):
+        pass
+
+    def op_begin(self, function, phase):
+        pass
+
+    def op_end(self, function, phase, inputs, outputs):
+        pass
+
+
+def observe(observer):
+    """Register an Observer; returns a HookHandle whose ``remove()`` unregisters it."""
+    _observers.append(observer)
+    return HookHandle(_observers, observer)
+
+
+class _OpHook(Observer):
+    def __init__(self, hook):
+        self.hook = hook
+
+    def op_end(self, function, phase, inputs, outputs):
+        if phase == "forward":
+            self.hook(function, inputs, outputs)
+
+
 def register_op_hook(hook):
     """Call ``hook(function, inputs, outputs)`` after the forward of every op, e.g. to count
     multiply-adds or follow receptive fields (minicnn.summary). Returns a HookHandle."""
-    _op_hooks.append(hook)
-    return HookHandle(_op_hooks, hook)
+    return observe(_OpHook(hook))
+
+
+def current_module():
+    """The innermost Module whose forward is running (None outside every module)."""
+    return _module_stack[-1] if _module_stack else None
+
+
+def outermost_module():
+    """The model whose forward is running: the outermost Module on the stack (None outside)."""
+    return _module_stack[0] if _module_stack else None
+
+
+def enter_module(module):
+    """Called by Module.__call__ before its forward; ops record the module they ran in."""
+    _module_stack.append(module)
+    for observer in _observers:
+        observer.module_begin(module)
+
+
+def leave_module(module):
+    _module_stack.pop()
+    for observer in _observers:
+        observer.module_end(module)
 
 
 def is_grad_enabled():
@@ -81,11 +144,14 @@ class Function:
         record = _grad_enabled and any(x.requires_grad for x in inputs)
         self.needs_input_grad = tuple(record and x.requires_grad for x in inputs)
         self.saved = ()
+        for observer in _observers:
+            observer.op_begin(self, "forward")
         ys = self.forward(*(x.data for x in inputs))
         single = not isinstance(ys, tuple)
         outputs = [Tensor._from_op(y) for y in ((ys,) if single else ys)]
         if record:
             self.inputs = inputs
+            self.module = current_module()      # for graph pictures and the profiler's backward rows
             self.generation = max(x.generation for x in inputs)
             for y in outputs:
                 y.requires_grad = True
@@ -94,8 +160,8 @@ class Function:
             # Outputs are held weakly: the graph lives exactly as long as its results.
             self.outputs = [weakref.ref(y) for y in outputs]
             self.output_meta = [(y.shape, y.dtype) for y in outputs]
-        for hook in _op_hooks:
-            hook(self, inputs, outputs)
+        for observer in _observers:
+            observer.op_end(self, "forward", inputs, outputs)
         return outputs[0] if single else tuple(outputs)
 
     def save_for_backward(self, *arrays):
@@ -159,9 +225,13 @@ def backward(root, grad=None, retain_graph=False):
             y = ref()
             entry = pending.pop(id(y), None) if y is not None else None
             gys.append(entry[1] if entry is not None else xp.zeros(shape, dtype))
+        for observer in _observers:
+            observer.op_begin(f, "backward")
         gxs = f.backward(*gys)
         if not isinstance(gxs, tuple):
             gxs = (gxs,)
+        for observer in _observers:
+            observer.op_end(f, "backward", gys, gxs)
         for x, gx, needed in zip(f.inputs, gxs, f.needs_input_grad):
             if not needed or gx is None:
                 continue

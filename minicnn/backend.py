@@ -15,7 +15,7 @@ from numpy.lib.stride_tricks import as_strided as _np_as_strided
 __all__ = [
     "DeviceError", "is_array", "get_array_module", "device_of", "to_device", "normalize_device", "pick_device",
     "cuda_available", "device_name", "get_default_device", "set_default_device", "as_strided", "scatter_add",
-    "cupy_generator",
+    "cupy_generator", "synchronize",
 ]
 
 
@@ -69,6 +69,13 @@ def _is_cupy_array(a):
 def is_array(value):
     """True for a NumPy or CuPy ndarray."""
     return isinstance(value, np.ndarray) or _is_cupy_array(value)
+
+
+def synchronize(array):
+    """Wait until the GPU has run the work queued on ``array``'s device; nothing for NumPy arrays.
+    CuPy calls return before their kernels finish, so a timer must call this before reading the clock."""
+    if _is_cupy_array(array):
+        array.device.synchronize()
 
 
 def get_array_module(*arrays):

@@ -10,6 +10,7 @@ position inside the epoch and random state, so an interrupted run ends with the 
 for bit on the CPU, as one that never stopped. Ctrl-C saves such a checkpoint and says how to resume.
 """
 import argparse
+import contextlib
 import csv
 import json
 import math
@@ -27,6 +28,7 @@ import minicnn as mc
 from minicnn import backend, models, nn, optim, recipes
 from minicnn.data import DataError, DataLoader, load_dataset
 from minicnn.optim import lr_scheduler as sched
+from minicnn.profiler import Profiler
 from minicnn.progress import progress_bar
 from minicnn.serialization import atomic_write
 
@@ -68,6 +70,9 @@ def build_parser():
     p.add_argument("--eval-every", type=int, default=1, help="validate every N epochs")
     p.add_argument("--workers", type=int, default=2, help="batches prepared ahead in a background thread")
     p.add_argument("--no-progress", action="store_true", help="no progress bar (logs, CI)")
+    p.add_argument("--profile-steps", type=int, default=0, metavar="N",
+                   help="profile N training steps (after one warm-up step): profile.txt, profile.json and "
+                        "trace.json (open in ui.perfetto.dev) in the run folder")
     return p
 
 
@@ -165,6 +170,7 @@ class Trainer:
         self.running = {"images": 0, "loss_sum": 0.0, "correct": 0}    # this epoch's, so far
         self.history = []
         self.stop_requested = False
+        self.profiler, self.steps_run, self.profiled = Profiler(), 0, 0
 
     # ---- checkpoints ----------------------------------------------------------------------
     def state(self):
@@ -197,19 +203,14 @@ class Trainer:
             if b < self.batch:                      # resuming inside an epoch: these are done
                 bar.update(1)
                 continue
-            out = self.model(x)
-            logits, aux = (out[0], out[1:]) if isinstance(out, tuple) else (out, ())
-            loss = self.loss_fn(logits, y)
-            for a in aux:
-                loss = loss + self.aux_weight * self.loss_fn(a, y)
-            value = loss.item()
-            if not math.isfinite(value):
-                raise FloatingPointError(f"the training loss became {value} at epoch {self.epoch + 1}, batch {b + 1}")
-            self.optimizer.zero_grad()
-            loss.backward()
-            if self.config["clip"]:
-                optim.clip_grad_norm_(self.model.parameters(), self.config["clip"])
-            self.optimizer.step()
+            profiling = 1 <= self.steps_run <= self.config["profile_steps"]     # step 0 warms up
+            with self.profiler if profiling else contextlib.nullcontext():
+                logits, value = self.train_step(x, y, b)
+            self.steps_run += 1
+            if profiling:
+                self.profiled += 1
+                if self.profiled == self.config["profile_steps"]:
+                    self.write_profile()
             self.batch = b + 1
             run["images"] += len(y)
             run["loss_sum"] += value * len(y)
@@ -225,6 +226,41 @@ class Trainer:
                    "images_per_s": timed / max(time.perf_counter() - start, 1e-9)}
         self.running = {"images": 0, "loss_sum": 0.0, "correct": 0}
         return metrics
+
+    def train_step(self, x, y, b):
+        """Forward, loss, backward, update; returns the logits and the loss value."""
+        out = self.model(x)
+        logits, aux = (out[0], out[1:]) if isinstance(out, tuple) else (out, ())
+        loss = self.loss_fn(logits, y)
+        for a in aux:
+            loss = loss + self.aux_weight * self.loss_fn(a, y)
+        value = loss.item()
+        if not math.isfinite(value):
+            raise FloatingPointError(f"the training loss became {value} at epoch {self.epoch + 1}, batch {b + 1}")
+        self.optimizer.zero_grad()
+        loss.backward()
+        if self.config["clip"]:
+            optim.clip_grad_norm_(self.model.parameters(), self.config["clip"])
+        self.optimizer.step()
+        return logits, value
+
+    def write_profile(self):
+        with atomic_write(os.path.join(self.folder, "profile.txt")) as tmp, open(tmp, "w") as f:
+            f.write(f"{self.profiled} training step{'s' * (self.profiled != 1)} of {self.config['arch']}, batch "
+                    f"{self.config['batch_size']}, on {backend.device_name(self.device)}\n\n")
+            f.write(self.profiler.table(sort_by="time", top=25) + "\n")
+        self.profiler.to_json(os.path.join(self.folder, "profile.json"))
+        self.profiler.to_chrome_trace(os.path.join(self.folder, "trace.json"))
+        print(f"\nprofiled {self.profiled} step{'s' * (self.profiled != 1)}: {self.folder}/profile.txt; open "
+              f"{self.folder}/trace.json in https://ui.perfetto.dev", file=sys.stderr, flush=True)
+
+    def _finish_profile(self):
+        """At the end of a run (Ctrl-C and a diverging loss included) that profiled fewer steps than asked."""
+        if 0 < self.profiled < self.config["profile_steps"]:
+            self.write_profile()
+        elif self.profiled == 0 and self.config["profile_steps"] and self.steps_run <= 1:
+            print(f"--profile-steps: nothing profiled, the run made {self.steps_run} step(s) and the first one "
+                  "only warms up", file=sys.stderr)
 
     def evaluate(self):
         self.model.eval()
@@ -280,6 +316,7 @@ class Trainer:
             return 1
         finally:
             restore_handler()
+            self._finish_profile()
         print(f"done: best validation top-1 {self.best:.4f}; run folder {folder}")
         return 0
 
@@ -354,7 +391,8 @@ def main(argv=None):
             saved = mc.load(args.resume)["config"]
         except (mc.serialization.CheckpointError, KeyError) as e:
             raise SystemExit(f"--resume {args.resume}: not a minicnn training checkpoint ({e})")
-        config = {**saved, "resume": args.resume, "device": args.device, "no_progress": args.no_progress}
+        config = {**saved, "resume": args.resume, "device": args.device, "no_progress": args.no_progress,
+                  "profile_steps": args.profile_steps}
         folder = os.path.dirname(os.path.abspath(args.resume))
     else:
         config = resolve(args)

@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 
+import minicnn as mc
 from minicnn import backend, fast
 
 
@@ -40,3 +41,13 @@ def rng():
 def cupy():
     """CuPy itself, for tests that only make sense on a GPU."""
     return _cupy_or_skip()
+
+
+@pytest.fixture
+def lenet_batch():
+    """LeNet-5 with a batch of two random images and their labels (the profiler and trace tests)."""
+    mc.manual_seed(0)
+    model = mc.models.get("lenet5")
+    x = mc.tensor(np.random.default_rng(0).standard_normal((2, 1, 32, 32)).astype(np.float32))
+    y = mc.tensor(np.array([1, 3]))
+    return model, x, y

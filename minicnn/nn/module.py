@@ -10,7 +10,7 @@ and the nested ``repr``, each a walk over the tree of modules.
 from collections import OrderedDict, namedtuple
 
 from minicnn import backend
-from minicnn.autograd import HookHandle
+from minicnn.autograd import HookHandle, enter_module, leave_module
 from minicnn.nn.parameter import Parameter
 from minicnn.tensor import Tensor
 
@@ -33,11 +33,15 @@ class Module:
         raise NotImplementedError(f"{type(self).__name__} must define forward()")
 
     def __call__(self, *args, **kwargs):
-        for hook in self._forward_pre_hooks:
-            hook(self, args)
-        output = self.forward(*args, **kwargs)
-        for hook in self._forward_hooks:
-            hook(self, args, output)
+        enter_module(self)
+        try:
+            for hook in self._forward_pre_hooks:
+                hook(self, args)
+            output = self.forward(*args, **kwargs)
+            for hook in self._forward_hooks:
+                hook(self, args, output)
+        finally:
+            leave_module(self)
         return output
 
     def register_forward_pre_hook(self, hook):

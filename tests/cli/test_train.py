@@ -96,6 +96,42 @@ def test_a_diverging_run_stops_with_a_clear_message(tmp_path, capsys):
     assert "stopped: the training loss became" in capsys.readouterr().err
 
 
+@needs_data
+@pytest.mark.parametrize("asked, profiled", [(2, 2), (10, 3)])     # 4 steps: one warm-up, then up to 3
+def test_profile_steps_writes_a_profile_of_the_steps_after_the_warm_up(tmp_path, asked, profiled):
+    args = QUICK + ["--subset", "128", "--epochs", "1", "--profile-steps", str(asked), "--out", str(tmp_path)]
+    assert train.main(args) == 0
+    folder = run_folder(tmp_path)
+    assert {"profile.txt", "profile.json", "trace.json"} <= set(os.listdir(folder))
+    text = open(os.path.join(folder, "profile.txt")).read()
+    assert text.startswith(f"{profiled} training steps of lenet5_28, batch 32, on cpu")
+    assert "Conv2d.forward" in text and "features.0" in text
+    records = json.load(open(os.path.join(folder, "profile.json")))["records"]
+    count = lambda op, phase: sum(r["op"] == op and r["phase"] == phase for r in records)  # noqa: E731
+    assert count("Conv2d", "forward") == count("Conv2d", "backward") == 2 * profiled     # two convs a step
+    assert count("CrossEntropy", "forward") == profiled
+    assert {r["module"] for r in records if r["op"] == "Conv2d"} == {"features.0", "features.3"}
+    assert all(r["input_shapes"][0][0] == 32 for r in records if r["op"] == "Conv2d" and r["phase"] == "forward")
+    events = json.load(open(os.path.join(folder, "trace.json")))["traceEvents"]
+    stacks = {}
+    for e in events:
+        stack = stacks.setdefault(e["tid"], [])
+        if e["ph"] == "B":
+            stack.append(e["name"])
+        else:
+            assert stack and stack.pop() == e["name"], e
+    assert not any(stacks.values())
+    assert sum(e["ph"] == "B" and e.get("cat") in ("forward", "backward") for e in events) == len(records)
+
+
+@needs_data
+def test_profile_steps_in_a_run_of_one_step_says_nothing_was_profiled(tmp_path, capsys):
+    args = QUICK + ["--subset", "32", "--epochs", "1", "--profile-steps", "3", "--out", str(tmp_path)]
+    assert train.main(args) == 0
+    assert "--profile-steps: nothing profiled, the run made 1 step(s)" in capsys.readouterr().err
+    assert "profile.txt" not in os.listdir(run_folder(tmp_path))
+
+
 def test_missing_and_corrupted_data_are_explained(tmp_path, monkeypatch):
     monkeypatch.setenv("HOME", str(tmp_path))
     monkeypatch.delenv("MINICNN_DATA", raising=False)

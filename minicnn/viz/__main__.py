@@ -1,0 +1,110 @@
+"""Command line for the pictures:
+
+    python -m minicnn.viz graph --arch resnet20 --out graph.svg [--collapse 2] [--show-grads]
+    python -m minicnn.viz filters --checkpoint runs/lenet5-.../best.safetensors --layer features.0
+    python -m minicnn.viz maps --checkpoint runs/lenet5-.../best.safetensors --layer features.3 --index 7
+
+``graph`` draws the graph of one training-mode forward pass (two random images at the model's
+input size); with --show-grads it draws from the loss after a backward pass. ``filters`` and
+``maps`` read a checkpoint of ``python -m minicnn.train``; ``maps`` shows the feature maps of one
+test image (its --index in the run's dataset), prepared as validation prepared it.
+"""
+import argparse
+import os
+import sys
+
+import numpy as np
+
+import minicnn as mc
+from minicnn import models, recipes
+from minicnn.data import DataError, load_dataset
+from minicnn.evaluate import load_for_command
+from minicnn.nn import Conv2d
+from minicnn.viz.graph import graph
+from minicnn.viz.images import feature_maps, filters
+
+
+def build_parser():
+    p = argparse.ArgumentParser(prog="python -m minicnn.viz", description=__doc__.split("\n\n")[0])
+    commands = p.add_subparsers(dest="command", required=True)
+    g = commands.add_parser("graph", help="the computational graph of a model, as .svg/.png/.pdf/.dot")
+    g.add_argument("--arch", required=True, help="a registered model: " + ", ".join(models.list()))
+    g.add_argument("--out", default="graph.svg", help="file to write; the extension picks the format")
+    g.add_argument("--collapse", type=int, default=None, metavar="DEPTH",
+                   help="draw each module at this depth as one node (1: layer1, 2: layer1.0, ...)")
+    g.add_argument("--show-grads", action="store_true", help="draw from the loss after backward, marking "
+                   "the edges gradients flow along")
+    g.add_argument("--input", default=None, help="C,H,W instead of the model's own input size")
+    for name, what in (("filters", "a convolution's filters"), ("maps", "a layer's feature maps for one test image")):
+        c = commands.add_parser(name, help=f"{what}, as a PNG grid")
+        c.add_argument("--checkpoint", required=True, help="a best/last.safetensors written by minicnn.train")
+        c.add_argument("--layer", required=True, help="a layer name as in model.named_modules(), e.g. features.0")
+        c.add_argument("--out", default=None, help=f"PNG to write (default: {name}-LAYER.png next to the checkpoint)")
+        c.add_argument("--columns", type=int, default=None, help="tiles per row")
+        if name == "maps":
+            c.add_argument("--index", type=int, default=0, help="which test image")
+            c.add_argument("--data-dir", default=None, help="folder holding the dataset's files")
+    return p
+
+
+def draw_graph(args):
+    if args.arch not in models.list():
+        raise SystemExit(f"minicnn viz graph: unknown --arch {args.arch!r}; choose one of: {', '.join(models.list())}")
+    try:
+        size = tuple(int(v) for v in args.input.split(",")) if args.input else models.info(args.arch).input_size
+        if len(size) != 3:
+            raise ValueError(f"--input must be C,H,W, got {args.input!r}")
+        model = models.get(args.arch, in_channels=size[0])
+        out = model(mc.Tensor(mc.random.generator().standard_normal((2,) + size).astype(np.float32)))
+    except ValueError as e:
+        raise SystemExit(f"minicnn viz graph: {e}")
+    outputs = list(out) if isinstance(out, tuple) else [out]
+    if args.show_grads:
+        labels = mc.Tensor(np.zeros(2, dtype=np.int64))
+        loss = sum((mc.ops.cross_entropy(o, labels) for o in outputs[1:]), mc.ops.cross_entropy(outputs[0], labels))
+        loss.backward(retain_graph=True)
+        outputs = [loss]
+    dot = graph(outputs, model=model, collapse=args.collapse, show_grads=args.show_grads)
+    try:
+        dot.save(args.out)
+    except (RuntimeError, ValueError) as e:
+        raise SystemExit(f"minicnn viz graph: {e}")
+    print(f"wrote {args.out}: {dot.count(' -> ')} edges, {args.arch} at input {size}")
+
+
+def draw_layer(args):
+    model, config, device = load_for_command(f"viz {args.command}", args.checkpoint, "cpu")
+    modules = dict(model.named_modules())
+    out = args.out or os.path.join(os.path.dirname(os.path.abspath(args.checkpoint)), f"{args.command}-{args.layer}.png")
+    if args.command == "filters":
+        if not isinstance(modules.get(args.layer), Conv2d):
+            convs = [name for name, m in modules.items() if isinstance(m, Conv2d)]
+            found = type(modules[args.layer]).__name__ if args.layer in modules else "no such layer"
+            raise SystemExit(f"minicnn viz filters: --layer {args.layer!r} is not a convolution ({found}); "
+                             f"the convolutions of {config['arch']} are: {', '.join(convs)}")
+        grid = filters(modules[args.layer], out, args.columns)
+    else:
+        try:
+            test = load_dataset(config["dataset"], "test", args.data_dir or config.get("data_dir"))
+        except (DataError, ValueError) as e:
+            raise SystemExit(f"minicnn viz maps: {e}")
+        if not 0 <= args.index < len(test):
+            raise SystemExit(f"minicnn viz maps: --index must be in [0, {len(test)}), got {args.index}")
+        channels, size = config["input_size"][:2]
+        transform = recipes.make_transform(config["dataset"], channels, size, config["image_size"], train=False)
+        image = transform(test.images[args.index:args.index + 1])
+        try:
+            grid = feature_maps(model, image, args.layer, out, args.columns)
+        except ValueError as e:
+            raise SystemExit(f"minicnn viz maps: {e}")
+    print(f"wrote {out}: a {grid.shape[1]}x{grid.shape[0]} grid of layer {args.layer} of {config['arch']}")
+
+
+def main(argv=None):
+    args = build_parser().parse_args(argv)
+    (draw_graph if args.command == "graph" else draw_layer)(args)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,142 @@
+"""Pictures of what a CNN has learned: its first-layer filters and the feature maps of any layer.
+
+- ``filters(conv)`` draws each filter of a convolution as a small image. The first layer of a
+  network trained on photos learns oriented edges, colour blobs and gratings (Krizhevsky et al.
+  2012, Figure 3; Zeiler & Fergus 2014): seeing them is the quickest check that training worked,
+  since noisy or all-alike filters mean a learning rate or initialisation problem. Filters that
+  see three input channels are drawn in colour (R, G, B); any other filter is drawn as one gray
+  tile per input channel, one row per output channel (one input channel: a square grid).
+- ``feature_maps(model, image, layer_name)`` runs one image through the model and draws each
+  channel of that layer's output as a gray tile: where in the image each filter fires. Early
+  layers keep the image's outline; deeper ones are smaller and more abstract.
+
+Weights and activations have no fixed range, so every tile is min-max scaled to [0, 1] on its own
+(0 = darkest, 1 = brightest): only the pattern inside a tile is meaningful, not brightness between
+tiles. A constant tile (e.g. a ReLU map that is zero everywhere, a "dead" channel) is mid gray.
+Tiles are separated by white lines (value 1.0).
+"""
+import math
+
+import numpy as np
+
+from minicnn import backend
+from minicnn.autograd import no_grad
+from minicnn.nn import Conv2d
+from minicnn.serialization import atomic_write
+from minicnn.tensor import Tensor
+
+__all__ = ["image_grid", "filters", "feature_maps"]
+
+PAD_VALUE = 1.0      # white lines between tiles, and white where the last row has empty slots
+
+
+def image_grid(tiles, columns=None, pad=1, normalize="each"):
+    """Lay ``tiles`` (T, H, W) or (T, H, W, 3) out in a grid, row by row; returns floats in [0, 1].
+
+    Returns (rows * (H + pad) + pad, cols * (W + pad) + pad), plus a trailing 3 for RGB tiles,
+    where cols = ``columns`` or ceil(sqrt(T)) and rows = ceil(T / cols).
+    normalize: "each" min-max scales every tile on its own, "all" scales all tiles together
+    (then brightness compares across tiles); a constant tile becomes 0.5.
+    """
+    tiles = _host(tiles).astype(np.float64)
+    if not (tiles.ndim == 3 or (tiles.ndim == 4 and tiles.shape[-1] == 3)) or len(tiles) == 0:
+        raise ValueError(f"image_grid: tiles must be (T, H, W) gray or (T, H, W, 3) RGB with T >= 1, "
+                         f"got shape {tiles.shape}")
+    if normalize not in ("each", "all"):
+        raise ValueError(f"image_grid: normalize must be 'each' or 'all', got {normalize!r}")
+    if columns is not None and columns < 1:
+        raise ValueError(f"image_grid: columns must be at least 1, got {columns}")
+    T, H, W = tiles.shape[:3]
+    cols = columns or math.ceil(math.sqrt(T))
+    rows = math.ceil(T / cols)
+    axes = tuple(range(1, tiles.ndim)) if normalize == "each" else None
+    low, high = tiles.min(axis=axes, keepdims=True), tiles.max(axis=axes, keepdims=True)
+    span = high - low
+    scaled = np.where(span > 0, (tiles - low) / np.where(span > 0, span, 1), 0.5)
+    grid = np.full((rows * (H + pad) + pad, cols * (W + pad) + pad) + tiles.shape[3:], PAD_VALUE)
+    for i, tile in enumerate(scaled):
+        top, left = pad + (i // cols) * (H + pad), pad + (i % cols) * (W + pad)
+        grid[top:top + H, left:left + W] = tile
+    return grid
+
+
+def filters(conv, path=None, columns=None):
+    """The grid of ``conv``'s filters (weight (OC, C / groups, KH, KW)); also a PNG at ``path`` if given.
+
+    A filter that sees the three colour channels is one RGB tile (OC tiles); otherwise every
+    (output channel, input channel) pair is a gray tile, one row per output channel unless
+    ``columns`` says otherwise (with a single input channel the tiles fill a square grid).
+    """
+    if not isinstance(conv, Conv2d):
+        raise TypeError(f"filters: expected a minicnn.nn.Conv2d, got {type(conv).__name__}")
+    weight = conv.weight.numpy()
+    OC, C, KH, KW = weight.shape
+    if C == conv.in_channels == 3:
+        grid = image_grid(weight.transpose(0, 2, 3, 1), columns)
+    else:
+        grid = image_grid(weight.reshape(OC * C, KH, KW), columns or (C if C > 1 else None))
+    if path is not None:
+        _save_png(grid, path)
+    return grid
+
+
+def feature_maps(model, image, layer_name, path=None, columns=None):
+    """The grid of the feature maps that layer ``layer_name`` computes for ``image``; a PNG at ``path`` if given.
+
+    image: (C, H, W) or (1, C, H, W), a NumPy array or Tensor. The model runs once in eval mode
+    without a graph (each module's training flag is restored afterwards); the layer's output
+    must be (1, C, H, W), and each of its C channels becomes one gray tile.
+    """
+    modules = dict(model.named_modules())
+    if layer_name not in modules:
+        names = [name for name in modules if name]
+        raise ValueError(f"feature_maps: {type(model).__name__} has no layer named {layer_name!r}; "
+                         f"layers are named as in model.named_modules(), e.g. {', '.join(names[:6])}"
+                         + (", ..." if len(names) > 6 else ""))
+    first = next(model.parameters(), None)     # the input follows the weights' device and dtype
+    x = Tensor(image, dtype=first.dtype if first is not None else np.float32,
+               device=first.device if first is not None else None)
+    if x.ndim == 3:
+        x = x.reshape((1,) + x.shape)
+    if x.ndim != 4 or x.shape[0] != 1:
+        raise ValueError(f"feature_maps: image must be (C, H, W) or (1, C, H, W), got shape {x.shape}")
+    outputs = []
+    handle = modules[layer_name].register_forward_hook(lambda module, args, output: outputs.append(output))
+    modes = [(m, m.training) for m in modules.values()]
+    model.eval()
+    try:
+        with no_grad():
+            model(x)
+    finally:
+        handle.remove()
+        for m, mode in modes:
+            m.training = mode
+    if not outputs:
+        raise ValueError(f"feature_maps: layer {layer_name!r} did not run in the eval-mode forward pass")
+    out = outputs[0]                            # a layer called twice shows its first call
+    if not isinstance(out, Tensor) or out.ndim != 4:
+        shape = tuple(out.shape) if isinstance(out, Tensor) else type(out).__name__
+        raise ValueError(f"feature_maps: layer {layer_name!r} gave {shape}, not (1, C, H, W) feature maps; "
+                         "pick a convolution, pooling or other spatial layer")
+    grid = image_grid(out.numpy()[0], columns)
+    if path is not None:
+        _save_png(grid, path)
+    return grid
+
+
+def _save_png(grid, path):
+    """Write a grid from ``image_grid`` to ``path`` as a PNG, one pixel per value, atomically.
+
+    matplotlib.image.imsave (what pyplot.imsave calls) needs no figure, so no GUI backend is
+    chosen and a notebook's backend is left alone. vmin/vmax are fixed: a gray grid is not
+    rescaled again, so 0.5 stays mid gray.
+    """
+    from matplotlib.image import imsave
+
+    with atomic_write(path, suffix=".png") as tmp:
+        imsave(tmp, grid, cmap="gray", vmin=0.0, vmax=1.0, format="png")
+
+
+def _host(array):
+    """A NumPy array from a Tensor, NumPy or CuPy array, or nested list."""
+    return backend.to_device(array.data if isinstance(array, Tensor) else array, "cpu")

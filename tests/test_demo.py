@@ -1,3 +1,4 @@
+import os
 import re
 from pathlib import Path
 
@@ -26,6 +27,17 @@ def test_readme_examples_run(tmp_path, monkeypatch):
             pytest.skip(f"README's data example skipped: {e}")
     assert namespace["w"].grad.shape == (16, 3, 3, 3)
     assert namespace["checkpoint"]["epoch"] == 1 and namespace["opt"].param_groups[0]["lr"] == 0.1
+
+
+def test_docs_seeing_inside_examples_run(tmp_path, monkeypatch, capsys):
+    """docs/seeing-inside.md's Python blocks run as written, one after the other."""
+    monkeypatch.chdir(tmp_path)
+    text = (Path(__file__).parents[1] / "docs" / "seeing-inside.md").read_text()
+    namespace = {}
+    for block in re.findall(r"```python\n(.*?)```", text, re.S):
+        exec(compile(block, "docs/seeing-inside.md", "exec"), namespace)
+    assert {"resnet20.dot", "blocks.dot", "trace.json", "profile.json", "filters.png", "maps.png"} <= set(os.listdir())
+    assert "backward 1: CrossEntropy" in capsys.readouterr().out
 
 
 def test_docs_new_op_example_runs():

@@ -23,6 +23,22 @@ def median_ms(fn, repeats=7, warmup=2):
     return statistics.median(times)
 
 
+def torch_model(arch):
+    """The zoo's networks in PyTorch (1 input channel and 10 classes, ResNet-50 as in its paper):
+    the references the model tests compare minicnn's against, built from tests/models."""
+    if arch == "lenet5_28":
+        from tests.models.test_lenet import TorchLeNet5
+        return TorchLeNet5(padding=2)
+    if arch == "resnet20":
+        from tests.models.test_resnet import TorchBasicBlock, TorchResNet
+        return TorchResNet(TorchBasicBlock, [3, 3, 3], 10, in_channels=1, width=16, shortcut="A", cifar=True)
+    if arch == "resnet50":
+        from tests.models.test_resnet import TorchBottleneck, TorchResNet
+        return TorchResNet(TorchBottleneck, [3, 4, 6, 3], 1000)
+    from tests.models.test_vgg import TABLE1, TorchVGG
+    return TorchVGG(TABLE1["D"], num_classes=10, in_channels=1)
+
+
 def sgemm_gflops(n=2048, repeats=5):
     """What NumPy's BLAS reaches on a large float32 matmul: the ceiling for an im2col convolution."""
     a = np.ones((n, n), np.float32)

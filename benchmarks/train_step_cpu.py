@@ -23,22 +23,10 @@ sys.path[:0] = [os.path.dirname(os.path.abspath(__file__)), ROOT]
 
 import numpy as np  # noqa: E402
 
-from common import RESULTS, bar_chart, machine_info, markdown_table, median_ms, write_json  # noqa: E402
+from common import RESULTS, bar_chart, machine_info, markdown_table, median_ms, torch_model, write_json  # noqa: E402
 
 BATCH = 64
 MODELS = {"lenet5_28": (28, 20), "resnet20": (32, 10), "vgg16": (32, 4)}     # input size, timed steps
-
-
-def torch_model(arch):
-    """The same networks in PyTorch: the references the model tests compare minicnn's against."""
-    if arch == "lenet5_28":
-        from tests.models.test_lenet import TorchLeNet5
-        return TorchLeNet5(padding=2)
-    if arch == "resnet20":
-        from tests.models.test_resnet import TorchBasicBlock, TorchResNet
-        return TorchResNet(TorchBasicBlock, [3, 3, 3], 10, in_channels=1, width=16, shortcut="A", cifar=True)
-    from tests.models.test_vgg import TABLE1, TorchVGG
-    return TorchVGG(TABLE1["D"], num_classes=10, in_channels=1)
 
 
 def child(impl, arch, threads):

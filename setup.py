@@ -16,6 +16,6 @@ setup(
         # graph pictures' DOT text back in the tests.
         # Pinned exactly: any other version pulls gigabytes of CUDA wheels.
         "dev": ["pytest", "pytest-xdist", "hypothesis", "torch==2.13.0", "numba", "threadpoolctl", "dezero",
-                "pydot"],
+                "pydot", "mkdocs", "nbclient", "nbformat", "ipykernel"],
     },
 )

@@ -397,8 +397,11 @@ def main(argv=None):
     else:
         config = resolve(args)
         folder = os.path.join(args.out, f"{args.arch}-{time.strftime('%Y%m%d-%H%M%S')}")
-    device = backend.pick_device(config["device"])
-    print(f"minicnn train: {config['arch']} on {backend.device_name(device)}", flush=True)
+    try:
+        device_name = backend.device_name(backend.pick_device(config["device"]))   # loads CuPy for a GPU
+    except (mc.DeviceError, ValueError) as e:
+        raise SystemExit(f"minicnn train: --device {config['device']}: {e}")
+    print(f"minicnn train: {config['arch']} on {device_name}", flush=True)
     try:
         trainer = Trainer(config)
     except DataError as e:

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 import minicnn as mc
-from minicnn import train
+from minicnn import backend, train
 from minicnn.data.datasets import DEBIAN_FASHION
 
 needs_data = pytest.mark.skipif(not os.path.isdir(DEBIAN_FASHION),
@@ -130,6 +130,14 @@ def test_profile_steps_in_a_run_of_one_step_says_nothing_was_profiled(tmp_path, 
     assert train.main(args) == 0
     assert "--profile-steps: nothing profiled, the run made 1 step(s)" in capsys.readouterr().err
     assert "profile.txt" not in os.listdir(run_folder(tmp_path))
+
+
+def test_an_unusable_device_is_an_exit_message(tmp_path):
+    with pytest.raises(SystemExit, match="minicnn train: --device tpu: unknown device"):
+        train.main(["--arch", "lenet5_28", "--device", "tpu", "--out", str(tmp_path)])
+    if not backend.cuda_available():
+        with pytest.raises(SystemExit, match="minicnn train: --device cuda: device 'cuda' is not available"):
+            train.main(["--arch", "lenet5_28", "--device", "cuda", "--out", str(tmp_path)])
 
 
 def test_missing_and_corrupted_data_are_explained(tmp_path, monkeypatch):

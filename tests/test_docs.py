@@ -88,7 +88,8 @@ def test_docs_exist():
     names = {p.relative_to(DOCS).as_posix() for p in doc_pages()}
     for page in ("index.md", "getting-started.md", "autograd.md", "ops/convolution.md", "ops/pooling.md",
                  "ops/batchnorm.md", "ops/activations-dropout.md", "ops/softmax-cross-entropy.md",
-                 "architectures/lenet.md", "architectures/resnet.md"):
+                 "architectures/lenet.md", "architectures/resnet.md", "architectures/alexnet-zfnet.md",
+                 "architectures/vgg.md", "architectures/googlenet-inception.md", "architectures/densenet.md"):
         assert page in names
 
 

@@ -17,8 +17,7 @@ from minicnn.backend import DeviceError, device_of, get_array_module
 from minicnn.tensor import Tensor
 
 __all__ = ["Function", "no_grad", "enable_grad", "is_grad_enabled", "backward", "register_op_hook", "HookHandle",
-           "Observer", "observe", "current_module",
-           "outermost_module"]
+           "Observer", "observe", "current_module", "outermost_module"]
 
 _grad_enabled = True
 _observers = []       # what watches ops and modules run (profiler, trace, summary); see Observer

@@ -21,7 +21,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from minicnn import models
-from minicnn.autograd import no_grad, register_op_hook
+from minicnn.autograd import register_op_hook
 from minicnn.ops.conv import Conv2d as ConvOp
 from minicnn.ops.linear import Linear as LinearOp
 from minicnn.ops.pool import AdaptiveAvgPool2d as AdaptiveOp
@@ -160,20 +160,14 @@ def summarize(model, input_size):
     for name, module in modules:
         handles.append(module.register_forward_pre_hook(lambda m, args, name=name: tracer.enter(name)))
         handles.append(module.register_forward_hook(lambda m, args, out, name=name: tracer.leave(name, out)))
-    modes = [m.training for _, m in modules]
-    model.eval()
     try:
-        with no_grad():
-            first = next(model.parameters(), None)       # the input follows the weights' device and dtype
-            x = Tensor(np.zeros((1, C, H, W), first.dtype if first is not None else np.float32),
-                       device=first.device if first is not None else None)
+        with model.inference():
+            x = model.as_input(np.zeros((1, C, H, W)))
             tracer.fields[id(x)] = (x, (1, 1), (1, 1))
             model(x)
     finally:
         for handle in handles:
             handle.remove()
-        for (_, m), mode in zip(modules, modes):
-            m.training = mode
     rows, activation_bytes = [], 0
     for name, module in modules:
         if name not in tracer.rows:

@@ -7,10 +7,13 @@ A Module finds its parts by attribute assignment, as in PyTorch:
 From these three tables come ``parameters()``, ``state_dict()``, ``to(device)``, ``train()``/``eval()``
 and the nested ``repr``, each a walk over the tree of modules.
 """
+import contextlib
 from collections import OrderedDict, namedtuple
 
+import numpy as np
+
 from minicnn import backend
-from minicnn.autograd import HookHandle, enter_module, leave_module
+from minicnn.autograd import HookHandle, enter_module, leave_module, no_grad
 from minicnn.nn.parameter import Parameter
 from minicnn.tensor import Tensor
 
@@ -169,6 +172,26 @@ class Module:
 
     def eval(self):
         return self.train(False)
+
+    @contextlib.contextmanager
+    def inference(self):
+        """For the block: eval mode and no graph. Afterwards every module gets its own training
+        flag back, so a model mixing train and eval parts keeps its mix."""
+        modes = [(m, m.training) for m in self.modules()]
+        self.eval()
+        try:
+            with no_grad():
+                yield self
+        finally:
+            for module, mode in modes:
+                object.__setattr__(module, "training", mode)
+
+    def as_input(self, array):
+        """``array`` as a Tensor on the device and in the dtype of this module's weights
+        (float32 on the default device for a module without any)."""
+        first = next(self.parameters(), None)
+        return Tensor(array, dtype=first.dtype if first is not None else np.float32,
+                      device=first.device if first is not None else None)
 
     def to(self, device):
         """Move every parameter, gradient and buffer to ``device`` in place; returns self.

@@ -20,7 +20,6 @@ import math
 import numpy as np
 
 from minicnn import backend
-from minicnn.autograd import no_grad
 from minicnn.nn import Conv2d
 from minicnn.serialization import atomic_write
 from minicnn.tensor import Tensor
@@ -93,24 +92,18 @@ def feature_maps(model, image, layer_name, path=None, columns=None):
         raise ValueError(f"feature_maps: {type(model).__name__} has no layer named {layer_name!r}; "
                          f"layers are named as in model.named_modules(), e.g. {', '.join(names[:6])}"
                          + (", ..." if len(names) > 6 else ""))
-    first = next(model.parameters(), None)     # the input follows the weights' device and dtype
-    x = Tensor(image, dtype=first.dtype if first is not None else np.float32,
-               device=first.device if first is not None else None)
+    x = model.as_input(image.data if isinstance(image, Tensor) else image)
     if x.ndim == 3:
         x = x.reshape((1,) + x.shape)
     if x.ndim != 4 or x.shape[0] != 1:
         raise ValueError(f"feature_maps: image must be (C, H, W) or (1, C, H, W), got shape {x.shape}")
     outputs = []
     handle = modules[layer_name].register_forward_hook(lambda module, args, output: outputs.append(output))
-    modes = [(m, m.training) for m in modules.values()]
-    model.eval()
     try:
-        with no_grad():
+        with model.inference():
             model(x)
     finally:
         handle.remove()
-        for m, mode in modes:
-            m.training = mode
     if not outputs:
         raise ValueError(f"feature_maps: layer {layer_name!r} did not run in the eval-mode forward pass")
     out = outputs[0]                            # a layer called twice shows its first call

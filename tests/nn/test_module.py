@@ -151,3 +151,26 @@ def test_to_cuda_moves_parameters_and_buffers(cupy):
     assert all(b.device == "cuda:0" for b in net.buffers())
     y = net(mc.Tensor(np.ones((2, 1, 5, 5), np.float32)).to("cuda"))
     assert y.device == "cuda:0"
+
+
+def test_inference_is_eval_without_a_graph_and_restores_each_modules_flag():
+    model = nn.Sequential(nn.Linear(3, 2), nn.Dropout(0.5))
+    model[1].eval()                                   # a mixed model: Linear training, Dropout not
+    with model.inference():
+        assert not any(m.training for m in model.modules())
+        y = model(model.as_input(np.ones((1, 3))))
+        assert not y.requires_grad and y.creator is None
+    assert model.training and model[0].training and not model[1].training
+    with pytest.raises(RuntimeError, match="boom"):
+        with model.inference():
+            raise RuntimeError("boom")
+    assert model.training and not model[1].training and mc.is_grad_enabled()
+
+
+def test_as_input_follows_the_weights_dtype():
+    model = nn.Linear(3, 2)
+    assert model.as_input(np.ones((1, 3))).dtype == np.float32
+    model.weight.data = model.weight.data.astype(np.float64)
+    model.bias.data = model.bias.data.astype(np.float64)
+    assert model.as_input(np.ones((1, 3), np.float32)).dtype == np.float64
+    assert nn.ReLU().as_input(np.ones(2, np.int64)).dtype == np.float32       # no weights: float32

@@ -141,3 +141,39 @@ EXECUTED = ["getting-started.md", "autograd.md", "ops/*.md", "architectures/*.md
 def test_python_examples_run(page):
     for block in re.findall(r"```python\n(.*?)```", page.read_text(), re.S):
         exec(compile(block, str(page.relative_to(ROOT)), "exec"), {})
+
+
+# Images and included tables: docs/img/*.png, and benchmarks/results/* through docs/hooks/benchmark_results.py.
+IMAGE = re.compile(r"!\[[^\]]*\]\(([^)\s]+)\)")
+INCLUDE = re.compile(r"^<!-- include (\S+) -->[ \t]*$", re.M)
+
+
+def missing_files(page):
+    """Each image or include of a page whose file is not there (paths relative to the page)."""
+    text = page.read_text()
+    targets = [t for t in IMAGE.findall(text) if not re.match(r"[a-z]+:", t)] + INCLUDE.findall(text)
+    return [t for t in targets if not (page.parent / t).is_file()]
+
+
+@pytest.mark.parametrize("page", doc_pages(), ids=lambda p: p.relative_to(DOCS).as_posix())
+def test_images_and_included_tables_exist(page):
+    missing = missing_files(page)
+    assert not missing, f"{page.relative_to(ROOT)} refers to files that are not there: {missing}"
+
+
+def test_results_page_shows_every_benchmark():
+    text = (DOCS / "results.md").read_text()
+    for table in sorted((ROOT / "benchmarks" / "results").glob("*.md")):
+        assert f"<!-- include ../benchmarks/results/{table.name} -->" in text, table.name
+    for plot in sorted((ROOT / "benchmarks" / "results").glob("*.png")):
+        assert f"](../benchmarks/results/{plot.name})" in text, plot.name
+    for plot in sorted((DOCS / "img").glob("*.png")):
+        assert f"](img/{plot.name})" in text, plot.name
+
+
+def test_missing_files_are_caught(tmp_path):
+    page = tmp_path / "docs" / "p.md"
+    page.parent.mkdir()
+    (tmp_path / "docs" / "a.png").write_bytes(b"")
+    page.write_text("![a](a.png) ![b](b.png) ![c](https://x/c.png)\n<!-- include ../t.md -->\n")
+    assert missing_files(page) == ["b.png", "../t.md"]

@@ -15,7 +15,7 @@ from numpy.lib.stride_tricks import as_strided as _np_as_strided
 __all__ = [
     "DeviceError", "is_array", "get_array_module", "device_of", "to_device", "normalize_device", "pick_device",
     "cuda_available", "device_name", "get_default_device", "set_default_device", "as_strided", "scatter_add",
-    "cupy_generator", "synchronize",
+    "cupy_generator", "synchronize", "cuda_device_count",
 ]
 
 
@@ -60,6 +60,11 @@ def cuda_available():
     except DeviceError:
         return False
     return True
+
+
+def cuda_device_count():
+    """How many CUDA devices CuPy sees (0 when CuPy or the driver is missing)."""
+    return _load_cupy().cuda.runtime.getDeviceCount() if cuda_available() else 0
 
 
 def _is_cupy_array(a):

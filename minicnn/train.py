@@ -8,6 +8,9 @@ curves.png, and the checkpoints last.safetensors and best.safetensors (atomic wr
 Resuming (``--resume runs/.../last.safetensors``) restores the model, optimiser, schedule, epoch,
 position inside the epoch and random state, so an interrupted run ends with the same weights, bit
 for bit on the CPU, as one that never stopped. Ctrl-C saves such a checkpoint and says how to resume.
+
+``mpirun -np N python -m minicnn.train ... --distributed`` trains data-parallel on N processes
+(minicnn/distributed.py): ``--batch-size`` is per rank, rank 0 alone writes the run folder.
 """
 import argparse
 import contextlib
@@ -25,7 +28,7 @@ import time
 import numpy as np
 
 import minicnn as mc
-from minicnn import backend, models, nn, optim, recipes
+from minicnn import backend, distributed, models, nn, optim, recipes
 from minicnn.data import DataError, DataLoader, load_dataset
 from minicnn.optim import lr_scheduler as sched
 from minicnn.profiler import Profiler
@@ -44,8 +47,9 @@ def build_parser():
     p.add_argument("--arch", help="model (required unless --resume): " + ", ".join(models.list()))
     p.add_argument("--dataset", default="fashion-mnist", help="fashion-mnist, mnist, cifar10, cifar100 or a folder")
     p.add_argument("--data-dir", default=None, help="folder holding the dataset's files")
-    p.add_argument("--epochs", type=int, default=None, help="default: the architecture's recipe")
-    p.add_argument("--batch-size", type=int, default=None, help="default: the recipe's (64)")
+    p.add_argument("--epochs", type=int, default=None,
+                   help="default: the architecture's recipe; with --resume, train on to this many epochs in all")
+    p.add_argument("--batch-size", type=int, default=None, help="default: the recipe's (64); per rank with --distributed")
     p.add_argument("--lr", type=float, default=None, help="default: the recipe's")
     p.add_argument("--optimizer", choices=OPTIMIZERS, default=None, help="default: the recipe's")
     p.add_argument("--momentum", type=float, default=None)
@@ -70,6 +74,11 @@ def build_parser():
     p.add_argument("--eval-every", type=int, default=1, help="validate every N epochs")
     p.add_argument("--workers", type=int, default=2, help="batches prepared ahead in a background thread")
     p.add_argument("--no-progress", action="store_true", help="no progress bar (logs, CI)")
+    p.add_argument("--distributed", action="store_true",
+                   help="data-parallel over the processes of `mpirun -np N`: gradients averaged with MPI Allreduce")
+    p.add_argument("--scale-lr", action="store_true",
+                   help="linear scaling rule (Goyal et al. 2017): lr x number of ranks; --warmup-epochs then "
+                        "ramps up from the unscaled lr")
     p.add_argument("--profile-steps", type=int, default=0, metavar="N",
                    help="profile N training steps (after one warm-up step): profile.txt, profile.json and "
                         "trace.json (open in ui.perfetto.dev) in the run folder")
@@ -87,8 +96,9 @@ def resolve(args):
     return config
 
 
-def make_optimizer(config, params):
-    name, lr, wd = config["optimizer"], config["lr"], config["weight_decay"]
+def make_optimizer(config, params, world):
+    name, wd = config["optimizer"], config["weight_decay"]
+    lr = config["lr"] * (world.size if config.get("scale_lr") else 1)
     if name == "sgd":
         return optim.SGD(params, lr=lr, momentum=config["momentum"], weight_decay=wd)
     if name == "rmsprop":
@@ -98,7 +108,7 @@ def make_optimizer(config, params):
     return optim.AdamW(params, lr=lr, weight_decay=wd)
 
 
-def make_schedule(config, optimizer):
+def make_schedule(config, optimizer, world):
     epochs, kind = config["epochs"], config["schedule"]
     after = {
         "multistep": lambda: sched.MultiStepLR(optimizer, [max(1, epochs // 2), max(1, epochs * 3 // 4)]),
@@ -111,7 +121,9 @@ def make_schedule(config, optimizer):
     if config["warmup_epochs"]:
         if kind == "plateau":
             raise SystemExit("--warmup-epochs does not combine with --schedule plateau")
-        return sched.LinearWarmup(optimizer, config["warmup_epochs"], after=after)
+        # Goyal et al. warm up from the single-process lr to the scaled one.
+        start = 1 / world.size if config.get("scale_lr") else 1 / 3
+        return sched.LinearWarmup(optimizer, config["warmup_epochs"], after=after, start_factor=start)
     return after
 
 
@@ -139,9 +151,10 @@ class StopRequested(Exception):
 class Trainer:
     """One training run: data, model, optimiser, schedule, run folder; epochs with checkpoints."""
 
-    def __init__(self, config):
-        self.config = config
-        self.device = backend.pick_device(config["device"])
+    def __init__(self, config, world=distributed.SINGLE_PROCESS):
+        self.config, self.world = config, world
+        config["world_size"] = world.size
+        self.device = world.device(config["device"])
         mc.manual_seed(config["seed"])
         train, test = (load_dataset(config["dataset"], split, config["data_dir"]) for split in ("train", "test"))
         if config["subset"]:
@@ -153,16 +166,20 @@ class Trainer:
         flip = not config["no_flip"] and config["dataset"] not in ("mnist",)
         tf = lambda is_train: recipes.make_transform(config["dataset"], channels, self.size, image_size,  # noqa: E731
                                                      is_train, flip)
+        shard = dict(rank=world.rank, world_size=world.size)
         self.train_loader = DataLoader(train, config["batch_size"], shuffle=True, drop_last=True,
                                        transform=tf(config["augment"]), seed=config["seed"], device=self.device,
-                                       prefetch=config["workers"])
+                                       prefetch=config["workers"], **shard)
         self.test_loader = DataLoader(test, config["batch_size"], transform=tf(False), device=self.device,
-                                      prefetch=config["workers"])
+                                      prefetch=config["workers"], **shard)
         if len(self.train_loader) == 0:
-            raise SystemExit(f"--batch-size {config['batch_size']} is larger than the {len(train)} training images")
+            raise SystemExit(f"--batch-size {config['batch_size']} x {world.size} rank(s) is larger than the "
+                             f"{len(train)} training images")
         self.model = models.get(config["arch"], num_classes=len(self.classes), in_channels=channels).to(self.device)
-        self.optimizer = make_optimizer(config, self.model.parameters())
-        self.schedule = make_schedule(config, self.optimizer)
+        world.broadcast_module(self.model)
+        self.average_gradients = distributed.GradientAverager(world, self.model.parameters())
+        self.optimizer = make_optimizer(config, self.model.parameters(), world)
+        self.schedule = make_schedule(config, self.optimizer, world)
         self.loss_fn = nn.CrossEntropyLoss(label_smoothing=config["label_smoothing"])
         self.aux_weight = config["aux_weight"] if config["aux_weight"] is not None else \
             getattr(self.model, "aux_loss_weight", 0.0)
@@ -181,10 +198,15 @@ class Trainer:
                 "rng": mc.random.generator().bit_generator.state, "config": self.config}
 
     def save(self, name):
-        mc.save(self.state(), os.path.join(self.folder, name))
+        if self.world.is_main:
+            mc.save(self.state(), os.path.join(self.folder, name))
 
     def restore(self, path):
         ckpt = mc.load(path)
+        saved_world = ckpt["config"].get("world_size", 1)
+        if ckpt["batch"] and saved_world != self.world.size:
+            raise SystemExit(f"--resume {path}: stopped inside an epoch of batches of {saved_world} rank(s); "
+                             f"resume it with {saved_world} rank(s), not {self.world.size}")
         self.model.load_state_dict(ckpt["model"])
         self.optimizer.load_state_dict(ckpt["optimizer"])
         if self.schedule:
@@ -198,7 +220,9 @@ class Trainer:
         self.model.train()
         self.train_loader.set_epoch(self.epoch)
         run, start, timed = self.running, time.perf_counter(), 0
-        bar = progress_bar(len(self.train_loader), f"epoch {self.epoch + 1}/{self.config['epochs']}", progress)
+        bar = progress_bar(len(self.train_loader), f"epoch {self.epoch + 1}/{self.config['epochs']}",
+                           progress and self.world.is_main)
+        allreduce_seconds, steps = self.average_gradients.seconds, 0
         for b, (x, y) in enumerate(self.train_loader):
             if b < self.batch:                      # resuming inside an epoch: these are done
                 bar.update(1)
@@ -207,6 +231,7 @@ class Trainer:
             with self.profiler if profiling else contextlib.nullcontext():
                 logits, value = self.train_step(x, y, b)
             self.steps_run += 1
+            steps += 1
             if profiling:
                 self.profiled += 1
                 if self.profiled == self.config["profile_steps"]:
@@ -222,8 +247,11 @@ class Trainer:
             bar.set_postfix(loss=f"{run['loss_sum'] / run['images']:.4f}", acc=f"{run['correct'] / run['images']:.3f}",
                             img_s=f"{timed / (time.perf_counter() - start):.0f}")
         bar.close()
-        metrics = {"train_loss": run["loss_sum"] / run["images"], "train_top1": run["correct"] / run["images"],
-                   "images_per_s": timed / max(time.perf_counter() - start, 1e-9)}
+        elapsed = max(time.perf_counter() - start, 1e-9)
+        images, loss_sum, correct, timed = self.world.sum([run["images"], run["loss_sum"], run["correct"], timed])
+        metrics = {"train_loss": loss_sum / images, "train_top1": correct / images, "images_per_s": timed / elapsed}
+        if self.world.size > 1:
+            metrics["allreduce_ms"] = 1000 * (self.average_gradients.seconds - allreduce_seconds) / max(steps, 1)
         self.running = {"images": 0, "loss_sum": 0.0, "correct": 0}
         return metrics
 
@@ -239,12 +267,15 @@ class Trainer:
             raise FloatingPointError(f"the training loss became {value} at epoch {self.epoch + 1}, batch {b + 1}")
         self.optimizer.zero_grad()
         loss.backward()
+        self.average_gradients()
         if self.config["clip"]:
             optim.clip_grad_norm_(self.model.parameters(), self.config["clip"])
         self.optimizer.step()
         return logits, value
 
     def write_profile(self):
+        if not self.world.is_main:
+            return
         with atomic_write(os.path.join(self.folder, "profile.txt")) as tmp, open(tmp, "w") as f:
             f.write(f"{self.profiled} training step{'s' * (self.profiled != 1)} of {self.config['arch']}, batch "
                     f"{self.config['batch_size']}, on {backend.device_name(self.device)}\n\n")
@@ -273,18 +304,21 @@ class Trainer:
                 top1 += mc.ops.accuracy(logits, y) * n
                 top5 += mc.ops.accuracy(logits, y, topk=min(5, logits.shape[1])) * n
                 total += n
+        loss_sum, top1, top5, total = self.world.sum([loss_sum, top1, top5, total])    # each rank saw a shard
         return {"val_loss": loss_sum / total, "val_top1": top1 / total, "val_top5": top5 / total}
 
     # ---- the run ----------------------------------------------------------------------------
     def run(self, folder, resume=None):
         self.folder = folder
-        check_output_folder(folder, 4 * 3 * self.model.num_parameters())
+        if self.world.is_main:
+            check_output_folder(folder, 4 * 3 * self.model.num_parameters())
         if resume:
             self.restore(resume)
-        with open(os.path.join(folder, "config.json"), "w") as f:
-            json.dump({**self.config, "versions": {"minicnn": mc.__version__, "numpy": np.__version__,
-                                                   "python": platform.python_version()},
-                       "device_name": backend.device_name(self.device)}, f, indent=2)
+        if self.world.is_main:
+            with open(os.path.join(folder, "config.json"), "w") as f:
+                json.dump({**self.config, "versions": {"minicnn": mc.__version__, "numpy": np.__version__,
+                                                       "python": platform.python_version()},
+                           "device_name": backend.device_name(self.device)}, f, indent=2)
         progress = not self.config["no_progress"]
         restore_handler = self._catch_ctrl_c()
         try:
@@ -317,12 +351,18 @@ class Trainer:
         finally:
             restore_handler()
             self._finish_profile()
-        print(f"done: best validation top-1 {self.best:.4f}; run folder {folder}")
+        if self.world.is_main:
+            print(f"done: best validation top-1 {self.best:.4f}; run folder {folder}")
         return 0
 
     def _catch_ctrl_c(self):
-        """First Ctrl-C: finish the current step, save, exit. Second: stop at once. Returns an undo."""
-        if threading.current_thread() is not threading.main_thread():
+        """First Ctrl-C: finish the current step, save, exit. Second: stop at once. Returns an undo.
+
+        Not with several ranks: mpirun delivers the signal to each rank at its own moment, and a rank
+        that stops while others wait in an Allreduce hangs the job; there Ctrl-C ends the job and the
+        last epoch's checkpoint is the one to resume from.
+        """
+        if threading.current_thread() is not threading.main_thread() or self.world.size > 1:
             return lambda: None
 
         def handler(signum, frame):
@@ -342,12 +382,17 @@ class Trainer:
             self.schedule.step()
 
     def _log(self, m):
+        if not self.world.is_main:
+            return
         line = (f"epoch {m['epoch']:3d}  train loss {m['train_loss']:.4f} top-1 {m['train_top1']:.4f}  "
                 f"lr {m['lr']:.3g}  {m['images_per_s']:.0f} img/s")
+        if "allreduce_ms" in m:
+            line += f" ({self.world.size} ranks, allreduce {m['allreduce_ms']:.1f} ms/step)"
         if "val_loss" in m:
             line += f"  val loss {m['val_loss']:.4f} top-1 {m['val_top1']:.4f} top-5 {m['val_top5']:.4f}"
         print(line, flush=True)
         columns = ["epoch", "train_loss", "train_top1", "val_loss", "val_top1", "val_top5", "lr", "images_per_s"]
+        columns += ["allreduce_ms"] if self.world.size > 1 else []
         with open(os.path.join(self.folder, "metrics.csv"), "w", newline="") as f:
             writer = csv.DictWriter(f, columns, extrasaction="ignore")
             writer.writeheader()
@@ -386,30 +431,48 @@ def main(argv=None):
         parser.error("--arch is required (or --resume a checkpoint)")
     if args.arch and args.arch not in models.list():
         parser.error(f"unknown --arch {args.arch!r}; choose one of: {', '.join(models.list())}")
+    try:
+        world = distributed.init() if args.distributed else distributed.SINGLE_PROCESS
+    except distributed.DistributedError as e:
+        raise SystemExit(f"minicnn train: {e}")
+    with world.abort_on_failure():
+        code = _run(args, world)
+        if code and world.size > 1:         # a rank that stops alone would leave the others waiting
+            raise SystemExit(code)
+    return code
+
+
+def _run(args, world):
+    say = print if world.is_main else (lambda *a, **k: None)
     if args.resume:
         try:
             saved = mc.load(args.resume)["config"]
         except (mc.serialization.CheckpointError, KeyError) as e:
             raise SystemExit(f"--resume {args.resume}: not a minicnn training checkpoint ({e})")
         config = {**saved, "resume": args.resume, "device": args.device, "no_progress": args.no_progress,
-                  "profile_steps": args.profile_steps}
+                  "profile_steps": args.profile_steps, "distributed": args.distributed,
+                  "epochs": args.epochs or saved["epochs"]}
         folder = os.path.dirname(os.path.abspath(args.resume))
     else:
         config = resolve(args)
-        folder = os.path.join(args.out, f"{args.arch}-{time.strftime('%Y%m%d-%H%M%S')}")
+        # The timestamp is rank 0's: the ranks may start a second apart.
+        folder = world.broadcast_object(os.path.join(args.out, f"{args.arch}-{time.strftime('%Y%m%d-%H%M%S')}"))
     try:
-        device_name = backend.device_name(backend.pick_device(config["device"]))   # loads CuPy for a GPU
+        device_name = backend.device_name(world.device(config["device"]))   # loads CuPy for a GPU
     except (mc.DeviceError, ValueError) as e:
         raise SystemExit(f"minicnn train: --device {config['device']}: {e}")
-    print(f"minicnn train: {config['arch']} on {device_name}", flush=True)
+    ranks = f" x {world.size} ranks (MPI)" if world.size > 1 else ""
+    say(f"minicnn train: {config['arch']} on {device_name}{ranks}", flush=True)
     try:
-        trainer = Trainer(config)
+        trainer = Trainer(config, world)
     except DataError as e:
         raise SystemExit(str(e))
-    print(f"{len(trainer.train_loader.dataset)} training / {len(trainer.test_loader.dataset)} test images of "
-          f"{config['dataset']}, input {tuple(config['input_size'])}, {trainer.model.num_parameters():,} parameters; "
-          f"{config['optimizer']} lr {config['lr']}, {config['schedule']} schedule, {config['epochs']} epochs of "
-          f"batch {config['batch_size']}; run folder {folder}", flush=True)
+    batch = f"batch {config['batch_size']}" + (f" per rank ({config['batch_size'] * world.size} in all)"
+                                               if world.size > 1 else "")
+    say(f"{len(trainer.train_loader.dataset)} training / {len(trainer.test_loader.dataset)} test images of "
+        f"{config['dataset']}, input {tuple(config['input_size'])}, {trainer.model.num_parameters():,} parameters; "
+        f"{config['optimizer']} lr {trainer.optimizer.param_groups[0]['lr']:g}, {config['schedule']} schedule, "
+        f"{config['epochs']} epochs of {batch}; run folder {folder}", flush=True)
     return trainer.run(folder, config.get("resume"))
 
 

@@ -83,15 +83,16 @@ def write_json(path, payload):
         f.write("\n")
 
 
-def markdown_table(path, caption, columns, rows):
-    """columns: (key, header, format) triples; a missing value prints as '-'."""
+def markdown_table(path, caption, columns, rows, append=False):
+    """columns: (key, header, format) triples; a missing value prints as '-'. ``append`` adds the
+    table to the end of an existing file (a report with several tables)."""
     lines = [caption, "", "| " + " | ".join(h for _, h, _ in columns) + " |",
              "|" + "|".join("---" if i == 0 else "---:" for i in range(len(columns))) + "|"]
     for row in rows:
         cells = [fmt.format(row[key]) if row.get(key) is not None else "-" for key, _, fmt in columns]
         lines.append("| " + " | ".join(cells) + " |")
-    with open(path, "w") as f:
-        f.write("\n".join(lines) + "\n")
+    with open(path, "a" if append else "w") as f:
+        f.write(("\n" if append else "") + "\n".join(lines) + "\n")
 
 
 def bar_chart(path, title, labels, series):

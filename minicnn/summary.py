@@ -127,6 +127,8 @@ class _Tracer:
             rf, jump = _grow(rf, jump, inputs[1].shape[2:], fn.stride)
         elif isinstance(fn, (MaxPoolOp, AvgPoolOp)):
             rf, jump = _grow(rf, jump, fn.kernel, fn.stride)
+        elif isinstance(fn, AdaptiveOp) and fn.output_size != (1, 1):
+            rf, jump = _grow(rf, jump, *_adaptive_window(inputs[0].shape[2:], fn.output_size))
         elif isinstance(fn, (AdaptiveOp, SumOp, ReshapeOp, LinearOp)):
             rf = tuple(max(r, s) for r, s in zip(rf, self.image_hw))    # sees the whole image
         for y in outputs:
@@ -144,6 +146,13 @@ class _Tracer:
             spatial = isinstance(out, Tensor) and out.ndim == 4
             field = self.field(out) if spatial else None
             self.rows[name] = (shape, field[0] if field else None, out)
+
+
+def _adaptive_window(size, out):
+    """Adaptive pooling as a plain pooling: its widest bin, and the step between bins (rounded up
+    where the bins do not tile evenly). An output as large as the input is the identity (1, 1)."""
+    kernel = tuple(max(-(-(i + 1) * s // o) - (i * s) // o for i in range(o)) for s, o in zip(size, out))
+    return kernel, tuple(-(-s // o) for s, o in zip(size, out))
 
 
 def _grow(rf, jump, kernel, stride):

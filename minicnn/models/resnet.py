@@ -32,7 +32,7 @@ first 1x1 conv. torchvision ("ResNet v1.5") moved the stride to the 3x3, so that
 on the unstrided map; ``stride_in_1x1=False`` builds that. Parameters and names are the same (a
 torchvision state dict loads either way), multiply-adds are not:
     MACs at 224x224   v1.5 (False)     the paper (True, default)   paper's Table 1
-    resnet50          4,089,184,256    3,857,973,248                3.8e9   (v1.5 is 7.6% above)
+    resnet50          4,089,184,256    3,857,973,248                3.8e9   (v1.5: 6.0% above ours)
     resnet101         7,801,405,440    7,570,194,432                7.6e9
     resnet152         11,513,626,624   11,282,415,616               11.3e9
 The basic-block nets count 1,814,073,344 (resnet18) and 3,663,761,408 (resnet34) multiply-adds.

@@ -289,7 +289,7 @@ class Trainer:
         """At the end of a run (Ctrl-C and a diverging loss included) that profiled fewer steps than asked."""
         if 0 < self.profiled < self.config["profile_steps"]:
             self.write_profile()
-        elif self.profiled == 0 and self.config["profile_steps"] and self.steps_run <= 1:
+        elif self.profiled == 0 and self.config["profile_steps"] and self.steps_run <= 1 and self.world.is_main:
             print(f"--profile-steps: nothing profiled, the run made {self.steps_run} step(s) and the first one "
                   "only warms up", file=sys.stderr)
 
@@ -341,7 +341,8 @@ class Trainer:
                   f"  python -m minicnn.train --resume {os.path.join(folder, 'last.safetensors')}", file=sys.stderr)
             return 130
         except KeyboardInterrupt:
-            print(f"\nstopped at once (second Ctrl-C); {folder}/last.safetensors holds the last finished epoch",
+            how = " (second Ctrl-C)" if self.stop_requested else ""
+            print(f"\nstopped at once{how}; {folder}/last.safetensors holds the last finished epoch",
                   file=sys.stderr)
             return 130
         except FloatingPointError as e:

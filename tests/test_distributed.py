@@ -207,3 +207,36 @@ def test_cli_two_ranks_match_one_process_and_resume_from_rank_0s_checkpoint(tmp_
         np.testing.assert_array_equal(resumed[k], straight[k], err_msg=k)
     with open(os.path.join(folder, "metrics.csv")) as f:
         assert len(f.read().strip().splitlines()) == 3 and "allreduce_ms" in open(os.path.join(folder, "metrics.csv")).read()
+
+
+def test_scale_lr_multiplies_by_the_ranks_and_warms_up_from_the_single_process_lr():
+    from minicnn.train import build_parser, make_optimizer, make_schedule, resolve
+
+    class FourRanks(distributed.World):
+        size = 4
+
+    config = resolve(build_parser().parse_args(["--arch", "lenet5", "--lr", "0.1", "--schedule", "none",
+                                                "--warmup-epochs", "3", "--scale-lr"]))
+    params = list(nn.Linear(2, 2).parameters())
+    optimizer = make_optimizer(config, params, FourRanks())
+    schedule = make_schedule(config, optimizer, FourRanks())
+    lrs = [optimizer.param_groups[0]["lr"]]
+    for _ in range(4):
+        schedule.step()
+        lrs.append(optimizer.param_groups[0]["lr"])
+    np.testing.assert_allclose(lrs, [0.1, 0.2, 0.3, 0.4, 0.4])              # 0.1 -> 4 x 0.1 over 3 epochs
+    unscaled = make_optimizer({**config, "scale_lr": False}, params, FourRanks())
+    assert unscaled.param_groups[0]["lr"] == 0.1
+
+
+@needs_data
+def test_a_checkpoint_from_inside_an_epoch_resumes_only_with_the_same_number_of_ranks(tmp_path):
+    from minicnn.train import Trainer, build_parser, resolve
+
+    config = resolve(build_parser().parse_args(["--arch", "lenet5", "--subset", "128", "--workers", "0"]))
+    state = Trainer(dict(config)).state()
+    state["batch"] = 1                                           # saved by Ctrl-C after one batch
+    mc.save(state, tmp_path / "last.safetensors")
+    with pytest.raises(SystemExit, match=r"stopped inside an epoch of batches of 1 rank\(s\); resume it with "
+                                         r"1 rank\(s\), not 2"):
+        Trainer(dict(config), TwinWorld()).restore(tmp_path / "last.safetensors")

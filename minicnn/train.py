@@ -388,7 +388,7 @@ class Trainer:
         line = (f"epoch {m['epoch']:3d}  train loss {m['train_loss']:.4f} top-1 {m['train_top1']:.4f}  "
                 f"lr {m['lr']:.3g}  {m['images_per_s']:.0f} img/s")
         if "allreduce_ms" in m:
-            line += f" ({self.world.size} ranks, allreduce {m['allreduce_ms']:.1f} ms/step)"
+            line += f" ({self.world.size} ranks, allreduce incl. waiting {m['allreduce_ms']:.1f} ms/step)"
         if "val_loss" in m:
             line += f"  val loss {m['val_loss']:.4f} top-1 {m['val_top1']:.4f} top-5 {m['val_top5']:.4f}"
         print(line, flush=True)

@@ -48,7 +48,8 @@ def build_parser():
     p.add_argument("--dataset", default="fashion-mnist", help="fashion-mnist, mnist, cifar10, cifar100 or a folder")
     p.add_argument("--data-dir", default=None, help="folder holding the dataset's files")
     p.add_argument("--epochs", type=int, default=None,
-                   help="default: the architecture's recipe; with --resume, train on to this many epochs in all")
+                   help="default: the architecture's recipe; with --resume, train on to this many epochs in all "
+                        "(the schedule keeps the length it was built with)")
     p.add_argument("--batch-size", type=int, default=None, help="default: the recipe's (64); per rank with --distributed")
     p.add_argument("--lr", type=float, default=None, help="default: the recipe's")
     p.add_argument("--optimizer", choices=OPTIMIZERS, default=None, help="default: the recipe's")

@@ -14,7 +14,7 @@ Allreduce has a fixed cost per call, so gradients are copied into a few contiguo
 to ``bucket_bytes`` each and reduced bucket by bucket, instead of one call per parameter.
 
 Batch norm is not synchronised: each rank normalises with the statistics of its own B images and
-keeps its own running averages (rank 0's are saved), as the ResNet and Goyal et al. runs did.
+keeps its own running averages (rank 0's are saved), as Goyal et al. (2017) did.
 
 CuPy arrays go straight to MPI when the library is CUDA-aware (Open MPI built with CUDA says so
 through ``MPIX_Query_cuda_support``; ``MINICNN_CUDA_AWARE_MPI=1``/``0`` overrides), and are
@@ -43,7 +43,7 @@ INSTALL_HINT = ("install Open MPI and mpi4py: `apt-get install openmpi-bin libop
 
 
 class DistributedError(RuntimeError):
-    """MPI is missing or the ranks disagree."""
+    """mpi4py or the MPI library under it is missing."""
 
 
 class World:
@@ -202,7 +202,7 @@ class GradientAverager:
         self._buffers = [None] * len(self.buckets)
 
     def __call__(self):
-        if self.world.size == 1:
+        if self.world.size == 1 or not self.buckets:
             return
         start = time.perf_counter()
         for i, bucket in enumerate(self.buckets):

@@ -471,9 +471,10 @@ def _run(args, world):
         raise SystemExit(str(e))
     batch = f"batch {config['batch_size']}" + (f" per rank ({config['batch_size'] * world.size} in all)"
                                                if world.size > 1 else "")
+    group = trainer.optimizer.param_groups[0]                 # the schedule's target lr, not a warm-up's start
     say(f"{len(trainer.train_loader.dataset)} training / {len(trainer.test_loader.dataset)} test images of "
         f"{config['dataset']}, input {tuple(config['input_size'])}, {trainer.model.num_parameters():,} parameters; "
-        f"{config['optimizer']} lr {trainer.optimizer.param_groups[0]['lr']:g}, {config['schedule']} schedule, "
+        f"{config['optimizer']} lr {group.get('initial_lr', group['lr']):g}, {config['schedule']} schedule, "
         f"{config['epochs']} epochs of {batch}; run folder {folder}", flush=True)
     return trainer.run(folder, config.get("resume"))
 

@@ -32,6 +32,18 @@ def test_strides_multiply_the_jump_and_branches_take_the_larger_field():
     assert rows[""].receptive_field == (11, 11)
 
 
+def test_adaptive_pooling_grows_the_field_like_the_pooling_it_is():
+    # 3x3 conv (rf 3, jump 1) on 12x12: to 4x4 is a 3x3/3 pooling, to 5x5 has bins of up to 4 pixels
+    # starting about 3 apart, to 12x12 is the identity, to 1x1 sees the whole image (a 3x3 conv after it
+    # still adds its 2 pixels, as the arithmetic does for any layer).
+    fields = {}
+    for out in (4, 5, 12, 1):
+        net = nn.Sequential(nn.Conv2d(1, 2, 3, padding=1), nn.AdaptiveAvgPool2d(out), nn.Conv2d(2, 2, 3, padding=1))
+        rows = summarize(net, (1, 12, 12)).rows
+        fields[out] = (rows[2].receptive_field[0], rows[3].receptive_field[0])
+    assert fields == {4: (5, 11), 5: (6, 12), 12: (3, 5), 1: (12, 14)}
+
+
 def test_macs_and_params_follow_the_formulas():
     net = nn.Sequential(nn.Conv2d(3, 8, (3, 1), stride=(2, 1), padding=(1, 0), groups=1), nn.ReLU(),
                         nn.Conv2d(8, 8, 3, padding=1, groups=4), nn.GlobalAvgPool2d(), nn.Flatten(), nn.Linear(8, 5))

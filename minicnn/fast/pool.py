@@ -2,50 +2,52 @@
 
 The NumPy version pads with -inf, reduces a strided window view with argmax, and backward
 builds a one-hot (N, C, KH*KW, OH, OW) array for col2im. Here forward is one scan of each
-window (padding is skipped, not copied) and backward adds each gy straight to its winner.
+window (padding is skipped, not copied) and backward adds each gy straight to its winner; the
+(image, channel) planes run in parallel.
 The winner is saved the same way in both: its index i*KW + j inside the window, the first
 one on ties, a NaN winning as in NumPy's argmax.
 """
 import numba
 import numpy as np
+from numba import prange
 
 __all__ = ["max_pool_forward", "max_pool_backward"]
 
 
-@numba.njit(cache=True)
+@numba.njit(parallel=True, cache=True)
 def _forward(x, KH, KW, SH, SW, PT, PL, y, argmax):
     N, C, H, W = x.shape
     OH, OW = y.shape[2:]
-    for n in range(N):
-        for c in range(C):
-            for oh in range(OH):
-                for ow in range(OW):
-                    best, winner = -np.inf, -1
-                    for i in range(KH):
-                        h = oh * SH + i - PT
-                        if h < 0 or h >= H:
+    for t in prange(N * C):             # one (image, channel) plane per task
+        plane, out, won = x[t // C, t % C], y[t // C, t % C], argmax[t // C, t % C]
+        for oh in range(OH):
+            for ow in range(OW):
+                best, winner = -np.inf, -1
+                for i in range(KH):
+                    h = oh * SH + i - PT
+                    if h < 0 or h >= H:
+                        continue
+                    for j in range(KW):
+                        w = ow * SW + j - PL
+                        if w < 0 or w >= W:
                             continue
-                        for j in range(KW):
-                            w = ow * SW + j - PL
-                            if w < 0 or w >= W:
-                                continue
-                            v = x[n, c, h, w]
-                            if winner < 0 or v > best or (v != v and best == best):
-                                best, winner = v, i * KW + j
-                    y[n, c, oh, ow] = best
-                    argmax[n, c, oh, ow] = winner
+                        v = plane[h, w]
+                        if winner < 0 or v > best or (v != v and best == best):
+                            best, winner = v, i * KW + j
+                out[oh, ow] = best
+                won[oh, ow] = winner
 
 
-@numba.njit(cache=True)
+@numba.njit(parallel=True, cache=True)
 def _backward(gy, argmax, KW, SH, SW, PT, PL, gx):
     N, C, OH, OW = gy.shape
-    gx[:] = 0
-    for n in range(N):
-        for c in range(C):
-            for oh in range(OH):
-                for ow in range(OW):
-                    i, j = divmod(argmax[n, c, oh, ow], KW)
-                    gx[n, c, oh * SH + i - PT, ow * SW + j - PL] += gy[n, c, oh, ow]
+    for t in prange(N * C):             # each task owns one plane of gx: no races
+        g, won, plane = gy[t // C, t % C], argmax[t // C, t % C], gx[t // C, t % C]
+        plane[:] = 0
+        for oh in range(OH):
+            for ow in range(OW):
+                i, j = divmod(won[oh, ow], KW)
+                plane[oh * SH + i - PT, ow * SW + j - PL] += g[oh, ow]
 
 
 def max_pool_forward(x, KH, KW, SH, SW, pads, OH, OW):

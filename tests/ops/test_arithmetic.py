@@ -13,7 +13,7 @@ SHAPES = [((2, 3), (2, 3)), ((2, 3, 4), (4,)), ((2, 1, 4), (3, 1)), ((5,), (1,))
 
 @pytest.mark.parametrize("ours, theirs", BINARY)
 @pytest.mark.parametrize("shape_a, shape_b", SHAPES)
-def test_binary_gradcheck(xp, rng, ours, theirs, shape_a, shape_b):
+def test_binary_gradcheck(xp, fast_path, rng, ours, theirs, shape_a, shape_b):
     a, b = rng.standard_normal(shape_a), rng.uniform(0.5, 2.0, shape_b)
     gradcheck_arrays(ours, [a, b], xp)
 
@@ -21,7 +21,7 @@ def test_binary_gradcheck(xp, rng, ours, theirs, shape_a, shape_b):
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("ours, theirs", BINARY)
 @pytest.mark.parametrize("shape_a, shape_b", SHAPES)
-def test_binary_matches_torch(xp, rng, dtype, ours, theirs, shape_a, shape_b):
+def test_binary_matches_torch(xp, fast_path, rng, dtype, ours, theirs, shape_a, shape_b):
     a, b = rng.standard_normal(shape_a), rng.uniform(0.5, 2.0, shape_b)
     compare_with_torch(ours, theirs, [a, b], xp, dtype)
 

@@ -163,9 +163,9 @@ def _get(remote, folder, mirrors, timeout, retries, backoff, progress, say):
             break
     else:
         raise FetchError(f"{remote.name} could not be downloaded:\n  " + "\n  ".join(errors) +
-                         f"\nCheck the network (behind a proxy, set HTTPS_PROXY and HTTP_PROXY), then run the fetch "
-                         f"again: it resumes from {part.name}. Or download {remote.name} by hand from "
-                         f"{mirrors[0]} and put it in {folder}.")
+                         "\nCheck the network (behind a proxy, set HTTPS_PROXY and HTTP_PROXY), then run the fetch "
+                         f"again: what has arrived is kept in {part.name} and resumed. Or download {remote.name} by "
+                         f"hand from {mirrors[0]} and put it in {folder}.")
     wrong = _mismatch(remote, part)
     if wrong:
         part.unlink()

@@ -239,7 +239,7 @@ def test_404_everywhere_is_an_error_listing_each_mirror(mnist_server):
     server.faults[IDX_NAMES[0]] = [404, 404]
     with pytest.raises(FetchError, match=rf"(?s){IDX_NAMES[0]} could not be downloaded:\n  "
                                          rf"{server.url}{IDX_NAMES[0]}: HTTP 404 .*HTTPS_PROXY.*then run the fetch "
-                                         rf"again: it resumes"):
+                                         rf"again: what has arrived is kept"):
         fetch("mnist", source=source, **quiet(retries=3))
     assert len(server.requests(IDX_NAMES[0])) == 1
 

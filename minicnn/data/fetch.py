@@ -6,7 +6,7 @@ The files go to ``ROOT/<folder>``, ROOT being ``--root``, else ``$MINICNN_DATA``
 
 Every file is checked against the checksums in ``SOURCES`` before it takes its final name:
   - the MD5 of the file as served, as the datasets' authors publish it (Fashion-MNIST's README, the
-    CIFAR page); for MNIST, whose page lists none, the MD5s that torchvision and TensorFlow check;
+    CIFAR page); for MNIST, whose page lists none, the MD5s torchvision checks on the same mirrors;
   - for Fashion-MNIST also the SHA-256 of each *decompressed* IDX file, computed from Debian's
     dataset-fashion-mnist. Debian recompressed the files without gzip's file-name field (each of its
     .gz is 23-24 bytes, that field's length, shorter than Zalando's), so the compressed bytes differ
@@ -305,8 +305,8 @@ def _unpacked_copy_intact(folder, members, say):
     sums_file = folder / SUMS
     if not sums_file.is_file():
         return False
-    lines = [line.split(None, 1) for line in sums_file.read_text().splitlines() if line.strip()]
-    sums = {name: digest for digest, name in lines}
+    lines = [line.split(None, 1) for line in sums_file.read_text().splitlines()]
+    sums = {fields[1]: fields[0] for fields in lines if len(fields) == 2}
     for name in (member.rsplit("/", 1)[-1] for member in members):
         path = folder / name
         if name not in sums or not path.is_file() or _digest(path, hashlib.sha256()) != sums[name]:

@@ -412,6 +412,9 @@ def test_command_line(mnist_server, tmp_path, monkeypatch, capsys):
     assert main(["mnist", "--root", str(tmp_path / "elsewhere"), "--no-progress"]) == 0
     assert sorted(os.listdir(tmp_path / "elsewhere" / "mnist")) == sorted(IDX_NAMES)
     assert "mnist: 4 file(s) downloaded, 0 already there" in capsys.readouterr().out
+    assert main(["mnist", "--root", str(tmp_path / "second")]) == 0
+    bar = capsys.readouterr().err                                      # tqdm's, in bytes
+    assert all(name in bar for name in IDX_NAMES) and "B/s" in bar
     server.faults[IDX_NAMES[0]] = [404]
     assert main(["mnist", "--root", str(tmp_path / "third"), "--no-progress"]) == 1
     assert capsys.readouterr().err.startswith(f"minicnn fetch: {IDX_NAMES[0]} could not be downloaded:")
@@ -434,3 +437,12 @@ def test_train_downloads_only_when_asked(mnist_server, tmp_path, monkeypatch, ca
     assert train.main(quick + ["--download"]) == 0
     assert len(server.log) == 4 and "mnist: 4 file(s) downloaded" in capsys.readouterr().out
     assert fetch_if_missing("mnist") is None and len(server.log) == 4     # found now: nothing fetched again
+
+
+def test_download_goes_into_the_data_dir_given(mnist_server, tmp_path, monkeypatch):
+    server, source = mnist_server
+    monkeypatch.setitem(SOURCES, "mnist", source)
+    given = tmp_path / "given"
+    assert fetch_if_missing("mnist", given, progress=False, say=lambda *a: None) == given
+    assert sorted(os.listdir(given)) == sorted(IDX_NAMES) and not (tmp_path / "data").exists()
+    assert fetch_if_missing("image-folder-name") is None and len(server.log) == 4      # not a fetchable dataset

@@ -2,7 +2,8 @@
 
 The server serves small generated IDX and CIFAR-binary files (and Debian's real Fashion-MNIST files
 when the package is installed), answers Range requests, and plays the faults each test asks for: a
-connection cut short, a flipped byte, 404, 500, a stall past the client's timeout.
+connection cut short, a flipped byte, 404, 500, a stall past the client's timeout. For HTTPS_PROXY it
+speaks HTTPS with a throwaway certificate, behind a CONNECT proxy that is on loopback too.
 """
 import dataclasses
 import gzip
@@ -11,6 +12,11 @@ import http.server
 import io
 import os
 import re
+import select
+import shutil
+import socket
+import ssl
+import subprocess
 import tarfile
 import threading
 import time
@@ -22,7 +28,7 @@ import pytest
 from minicnn import train
 from minicnn.data import datasets, load_dataset
 from minicnn.data import fetch as fetch_module
-from minicnn.data.fetch import SOURCES, SUMS, FetchError, Remote, fetch, fetch_if_missing, main
+from minicnn.data.fetch import CHUNK, SOURCES, SUMS, FetchError, Remote, fetch, fetch_if_missing, main
 
 from tests.data.test_datasets import write_idx
 
@@ -33,9 +39,10 @@ STALL_SECONDS = 1.5        # how long a stalling server waits; every client time
 
 class Server:
     """Files by path at ``url``; ``faults[name]`` lists what the next requests for that file get
-    (``"cut"``, ``"flip"``, ``"stall"``, ``"no-range"`` or an HTTP status), one per request."""
+    (``"cut"``, ``"flip"``, ``"stall"``, ``"no-range"`` or an HTTP status), one per request.
+    With ``tls`` = (certificate, key) files it speaks HTTPS."""
 
-    def __init__(self, files):
+    def __init__(self, files, tls=None):
         self.files, self.faults, self.log = dict(files), {}, []
         server = self
 
@@ -47,7 +54,13 @@ class Server:
                 pass
 
         self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.httpd.server_port}/"
+        scheme = "http"
+        if tls:
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            context.load_cert_chain(*tls)
+            self.httpd.socket = context.wrap_socket(self.httpd.socket, server_side=True)
+            scheme = "https"
+        self.url = f"{scheme}://127.0.0.1:{self.httpd.server_port}/"
         threading.Thread(target=self.httpd.serve_forever, args=(0.05,), daemon=True).start()
 
     def answer(self, handler):
@@ -280,6 +293,64 @@ def test_http_proxy_from_the_environment_is_used(mnist_server, monkeypatch):
     # 127.0.0.2:9 has no server: without the proxy every request would be refused.
     fetch("mnist", source=dataclasses.replace(source, mirrors=("http://127.0.0.2:9/",)), **quiet(retries=0))
     assert [n for n, _ in server.log] == IDX_NAMES
+
+
+class TunnelProxy:
+    """An HTTPS proxy on loopback: answers CONNECT to 127.0.0.1 only, logs it, and relays the bytes."""
+
+    def __init__(self):
+        self.log = []
+        proxy = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_CONNECT(self):
+                host, port = self.path.rsplit(":", 1)
+                proxy.log.append(self.path)
+                if host != "127.0.0.1":
+                    self.send_error(403)
+                    return
+                with socket.create_connection((host, int(port)), timeout=5) as upstream:
+                    self.send_response(200, "Connection established")
+                    self.end_headers()
+                    ends = {self.connection: upstream, upstream: self.connection}
+                    while True:
+                        readable, _, _ = select.select(list(ends), [], [], 5)
+                        chunks = [(end, end.recv(CHUNK)) for end in readable]
+                        if not readable or not all(data for _, data in chunks):
+                            break
+                        for end, data in chunks:
+                            ends[end].sendall(data)
+                self.close_connection = True
+
+            def log_message(self, *args):
+                pass
+
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.httpd.server_port}"
+        threading.Thread(target=self.httpd.serve_forever, args=(0.05,), daemon=True).start()
+
+    def close(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+@pytest.mark.skipif(shutil.which("openssl") is None, reason="openssl is not installed (it makes the test certificate)")
+def test_https_through_the_proxy_in_https_proxy(tmp_path, monkeypatch):
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1",
+                    "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", str(key), "-out", str(cert)],
+                   check=True, capture_output=True)
+    server, proxy = Server(mnist_files(), tls=(cert, key)), TunnelProxy()
+    try:
+        monkeypatch.setenv("SSL_CERT_FILE", str(cert))        # trust the test certificate, and only it
+        monkeypatch.setenv("https_proxy", proxy.url)
+        monkeypatch.setenv("no_proxy", "")
+        source = dataclasses.replace(SOURCES["mnist"], mirrors=(server.url,), files=table(server.files))
+        fetch("mnist", source=source, **quiet(retries=0))
+    finally:
+        server.close()
+        proxy.close()
+    assert proxy.log == [f"127.0.0.1:{server.httpd.server_port}"] * 4 and [n for n, _ in server.log] == IDX_NAMES
 
 
 def test_a_path_that_cannot_be_created_is_a_clear_error(mnist_server, tmp_path):

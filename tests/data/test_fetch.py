@@ -107,7 +107,8 @@ class Server:
 @pytest.fixture(autouse=True)
 def no_proxy_and_no_home_data(monkeypatch, tmp_path):
     """A proxy set on the machine must not carry the loopback requests away; data goes to tmp_path."""
-    for var in ("http_proxy", "https_proxy", "all_proxy", "HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY"):
+    for var in ("http_proxy", "https_proxy", "all_proxy", "no_proxy", "HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY",
+                "NO_PROXY"):
         monkeypatch.delenv(var, raising=False)
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
     monkeypatch.setenv("MINICNN_DATA", str(tmp_path / "data"))
@@ -289,7 +290,6 @@ def test_a_stalled_server_times_out_then_the_retry_resumes(mnist_server, tmp_pat
 def test_http_proxy_from_the_environment_is_used(mnist_server, monkeypatch):
     server, source = mnist_server
     monkeypatch.setenv("http_proxy", server.url)         # the test server stands in for the proxy
-    monkeypatch.setenv("no_proxy", "")
     # 127.0.0.2:9 has no server: without the proxy every request would be refused.
     fetch("mnist", source=dataclasses.replace(source, mirrors=("http://127.0.0.2:9/",)), **quiet(retries=0))
     assert [n for n, _ in server.log] == IDX_NAMES
@@ -344,7 +344,6 @@ def test_https_through_the_proxy_in_https_proxy(tmp_path, monkeypatch):
     try:
         monkeypatch.setenv("SSL_CERT_FILE", str(cert))        # trust the test certificate, and only it
         monkeypatch.setenv("https_proxy", proxy.url)
-        monkeypatch.setenv("no_proxy", "")
         source = dataclasses.replace(SOURCES["mnist"], mirrors=(server.url,), files=table(server.files))
         fetch("mnist", source=source, **quiet(retries=0))
     finally:

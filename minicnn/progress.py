@@ -14,9 +14,10 @@ class _Silent:
         pass
 
 
-def progress_bar(total, desc, enabled=True):
-    """A tqdm bar over ``total`` batches, or an object with the same methods that prints nothing."""
+def progress_bar(total, desc, enabled=True, unit="batch"):
+    """A tqdm bar over ``total`` batches (or bytes: ``unit="B"``), or an object with the same methods that
+    prints nothing."""
     if not enabled:
         return _Silent()
     from tqdm import tqdm
-    return tqdm(total=total, desc=desc, unit="batch", leave=False, dynamic_ncols=True)
+    return tqdm(total=total, desc=desc, unit=unit, unit_scale=unit == "B", leave=False, dynamic_ncols=True)

@@ -30,6 +30,7 @@ import numpy as np
 import minicnn as mc
 from minicnn import backend, distributed, models, nn, optim, recipes
 from minicnn.data import DataError, DataLoader, load_dataset
+from minicnn.data.fetch import fetch_if_missing
 from minicnn.optim import lr_scheduler as sched
 from minicnn.profiler import Profiler
 from minicnn.progress import progress_bar
@@ -47,6 +48,8 @@ def build_parser():
     p.add_argument("--arch", help="model (required unless --resume): " + ", ".join(models.list()))
     p.add_argument("--dataset", default="fashion-mnist", help="fashion-mnist, mnist, cifar10, cifar100 or a folder")
     p.add_argument("--data-dir", default=None, help="folder holding the dataset's files")
+    p.add_argument("--download", action="store_true", help="fetch a missing dataset from its official source, "
+                   "checksums verified (python -m minicnn.data.fetch); into --data-dir when given")
     p.add_argument("--epochs", type=int, default=None,
                    help="default: the architecture's recipe; with --resume, train on to this many epochs in all "
                         "(the schedule keeps the length it was built with)")
@@ -466,6 +469,9 @@ def _run(args, world):
     ranks = f" x {world.size} ranks (MPI)" if world.size > 1 else ""
     say(f"minicnn train: {config['arch']} on {device_name}{ranks}", flush=True)
     try:
+        if args.download:            # rank 0 fetches, the others wait for it
+            world.broadcast_object(fetch_if_missing(config["dataset"], config["data_dir"],
+                                                    progress=not config["no_progress"]) if world.is_main else None)
         trainer = Trainer(config, world)
     except DataError as e:
         raise SystemExit(str(e))

@@ -26,7 +26,7 @@ import importlib.util
 import os
 import sys
 
-__all__ = ["available", "enabled", "set_enabled", "use", "threads"]
+__all__ = ["available", "enabled", "set_enabled", "use", "threads", "set_threads"]
 
 _enabled = os.environ.get("MINICNN_FAST", "1").strip() not in ("0", "false", "no", "off")
 
@@ -68,3 +68,10 @@ def threads():
     threads spin (NumPy was imported before minicnn without ``OPENBLAS_THREAD_TIMEOUT``)."""
     import numba
     return numba.get_num_threads()
+
+
+def set_threads(n):
+    """Run the kernels started from this thread on ``n`` threads (at most ``threads()``), e.g. as
+    many as BLAS uses (the benchmarks measure 1 and 2)."""
+    import numba
+    numba.set_num_threads(min(n, numba.config.NUMBA_NUM_THREADS))

@@ -1,6 +1,10 @@
 """minicnn.onnx.export: the zoo after a few training steps and every mapped op, checked by onnx.checker
 and run by onnxruntime against minicnn's own eval output; dynamic batch; the errors."""
 import os
+import pathlib
+import re
+import subprocess
+import sys
 import warnings
 
 import numpy as np
@@ -9,7 +13,7 @@ import pytest
 import minicnn as mc
 from minicnn import models, nn, ops
 from minicnn.models.googlenet import GoogLeNet
-from minicnn.models.inception import Inception3
+from minicnn.models.inception import BNInception, Inception3
 
 onnx = pytest.importorskip("onnx")
 ort = pytest.importorskip("onnxruntime")
@@ -86,6 +90,11 @@ ZOO = {
     "inception_v3": (lambda: Inception3(num_classes=10, width_divisor=16), (2, 3, 299, 299)),
     "densenet_bc100": (lambda: models.get("densenet_bc100"), (2, 3, 32, 32)),
     "vgg11_bn": (lambda: models.get("vgg11_bn", num_classes=10, width=16, hidden=64), (2, 3, 32, 32)),
+    # the zoo's other families: ZFNet (ceil_mode pooling), BN-Inception, a plain net (no shortcuts)
+    "zfnet": (lambda: models.get("zfnet", num_classes=10, widths=(16, 32, 48, 48, 32), hidden=64),
+              (2, 3, 224, 224)),
+    "inception_v2": (lambda: BNInception(num_classes=10, width_divisor=16), (2, 3, 32, 32)),
+    "plain20": (lambda: models.get("plain20"), (2, 3, 32, 32)),
 }
 
 
@@ -217,11 +226,21 @@ def test_oldest_and_newest_opset(opset, tmp_path):
     assert relative_difference(run_onnx(tmp_path / "r.onnx", x), eval_output(model, x)) < TOL
 
 
+def test_several_outputs(tmp_path):
+    model = OpModel(lambda m, x: (ops.relu(x), ops.sigmoid(x) * 2.0)).eval()
+    x = np.random.default_rng(0).standard_normal((2, 3)).astype(np.float32)
+    proto = export_onnx.export(model, x, tmp_path / "m.onnx")
+    assert [o.name for o in proto.graph.output] == ["output0", "output1"]
+    got = ort.InferenceSession(str(tmp_path / "m.onnx"), providers=["CPUExecutionProvider"]).run(None, {"input": x})
+    np.testing.assert_allclose(got[0], np.maximum(x, 0))
+    np.testing.assert_allclose(got[1], 2 / (1 + np.exp(-x)), rtol=1e-6)
+
+
 def test_fixed_batch(tmp_path):
     model = models.get("lenet5").eval()
     proto = export_onnx.export(model, np.zeros((4, 1, 32, 32), np.float32), tmp_path / "l.onnx", dynamic_batch=False)
     assert proto.graph.input[0].type.tensor_type.shape.dim[0].dim_value == 4
-    with pytest.raises(Exception, match="Got: 2 Expected: 4|dimension"):
+    with pytest.raises(Exception, match="index: 0 Got: 2 Expected: 4"):
         run_onnx(tmp_path / "l.onnx", np.zeros((2, 1, 32, 32), np.float32))
 
 
@@ -252,6 +271,8 @@ def test_unmapped_op_names_the_op_and_the_module(tmp_path):
     (lambda m, x: x[:1], r"slicing the batch axis"),
     (lambda m, x: ops.reshape(x, (-1,)), r"changes the batch axis"),
     (lambda m, x: ops.dropout(x, 0.5, training=True), r"op Dropout in module OpModel \(OpModel\) has no ONNX mapping"),
+    (lambda m, x: mc.Tensor(x.numpy()) * 2.0, r"OpModel never used the example input in an op"),
+    (lambda m, x: (lambda y: (y, y))(ops.relu(x)), r"output 1 of OpModel is not computed by an op"),
 ])
 def test_ops_that_cannot_be_exported_are_named(fn, message, tmp_path):
     with pytest.raises(export_onnx.ExportError, match=message):
@@ -280,3 +301,20 @@ def test_unwritable_path_and_bad_opset(tmp_path):
     for opset in (12, 10_000, "17"):
         with pytest.raises(export_onnx.ExportError, match="opset must be an int from 13"):
             export_onnx.export(model, x, tmp_path / "m.onnx", opset=opset)
+
+
+def test_import_minicnn_does_not_load_onnx():
+    """onnx is an optional extra: only ``import minicnn.onnx`` loads it."""
+    code = "import sys, minicnn; print('onnx' in sys.modules)"
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout == "False\n"
+
+
+def test_docs_example_runs(tmp_path, monkeypatch, capsys):
+    """docs/export.md's Python block runs as written (in a scratch folder: it writes resnet20.onnx)."""
+    text = (pathlib.Path(__file__).parents[1] / "docs" / "export.md").read_text()
+    (block,) = re.findall(r"```python\n(.*?)```", text, re.S)
+    monkeypatch.chdir(tmp_path)
+    exec(compile(block, "docs/export.md", "exec"), {})
+    nodes, difference = capsys.readouterr().out.splitlines()
+    assert nodes.startswith("73 nodes; ['conv1/Conv', 'bn1/BatchNormalization', 'relu/Relu', 'layer1.0.conv1/Conv']")
+    assert float(difference) < 1e-4 and (tmp_path / "resnet20.onnx").is_file()

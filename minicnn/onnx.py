@@ -133,13 +133,13 @@ class _GraphBuilder:
         self.produced = set()                 # value names some node outputs
 
     def convert(self, function, inputs, outputs, module):
+        prefix = self.names.module(module)        # the root model is named by its class
+        where = f"{prefix} ({type(module).__name__})"
         converter = CONVERTERS.get(type(function))
-        where = f"{self.names.module(module)} ({type(module).__name__})" if module is not None else "the top level"
         if converter is None:
             raise ExportError(f"export: op {type(function).__name__} in module {where} has no ONNX mapping; "
                               f"mapped ops: {', '.join(sorted(c.__name__ for c in CONVERTERS))}")
-        self.call = _Call(function, inputs, outputs, self.names.module(module) if module is not None
-                          else type(self.model).__name__, where)
+        self.call = _Call(function, inputs, outputs, prefix, where)
         results = converter(self, self.call)
         results = results if isinstance(results, list) else [results]
         for tensor, name in zip(outputs, results):
@@ -188,17 +188,16 @@ class _GraphBuilder:
     # ---- the model --------------------------------------------------------------------------------
     def make_model(self, outputs, opset):
         if "input" not in {i for node in self.nodes for i in node.input}:
-            raise ExportError(f"export: {type(self.model).__name__}'s output does not depend on the example input")
+            raise ExportError(f"export: {type(self.model).__name__} never used the example input in an op "
+                              "(did its forward wrap it in a new Tensor?)")
         output_names = ["output"] if len(outputs) == 1 else [f"output{i}" for i in range(len(outputs))]
         renamed = {}
-        for tensor, out_name in zip(outputs, output_names):
+        for i, tensor in enumerate(outputs):
             name = self.values.get(id(tensor))
-            if name in self.produced and name not in renamed:
-                renamed[name] = out_name
-            else:       # the input itself, a weight or an output returned twice: copy it
-                self.call = _Call(None, [], [], type(self.model).__name__, "the top level")
-                self.nodes.append(helper.make_node("Identity", [self.value(tensor, "constant")], [out_name],
-                                                   name=self._unique(f"{out_name}/Identity")))
+            if name not in self.produced or name in renamed:
+                raise ExportError(f"export: output {i} of {type(self.model).__name__} is not computed by an op "
+                                  "(the input, a weight, or an output returned twice)")
+            renamed[name] = output_names[i]
         for node in self.nodes:
             node.input[:] = [renamed.get(v, v) for v in node.input]
             node.output[:] = [renamed.get(v, v) for v in node.output]

@@ -122,6 +122,20 @@ def test_zoo_model_after_training_steps_matches_onnxruntime(name, tmp_path):
     assert not any(n.startswith(("aux1", "aux2", "AuxLogits")) for n in names + sorted(initializers))
 
 
+def test_a_model_on_either_device_exports(xp, tmp_path):
+    """Weights, running statistics and the pooling matrices of uneven adaptive bins come back to
+    the host for the file (VGG's 7x7 from a 1x1 map; option A's Slice + Pad in ResNet-20)."""
+    device = "cpu" if xp is np else "cuda"
+    for model in (models.get("vgg11_bn", num_classes=10, width=8, hidden=16), models.get("resnet20")):
+        mc.manual_seed(0)
+        model = train_steps(model, (2, 3, 32, 32)).to(device)
+        x = np.random.default_rng(4).standard_normal((2, 3, 32, 32)).astype(np.float32)
+        export_onnx.export(model, x, tmp_path / "m.onnx")
+        with model.inference():
+            expected = model(model.as_input(x)).numpy()
+        assert relative_difference(run_onnx(tmp_path / "m.onnx", x), expected) < TOL
+
+
 def test_node_names_and_ops_of_resnet20(tmp_path):
     """Netron shows layer1.0.conv1; option A's shortcut is Slice + Pad; shapes are inferred on every edge."""
     model = models.get("resnet20").eval()

@@ -51,7 +51,8 @@ def assert_export_matches(model, x, path, other_batch=None):
 
 def train_steps(model, shape, steps=2, lr=0.01, seed=0):
     """A few SGD steps in training mode on random data, so batch norm's running statistics and
-    the weights are no longer their initial values. Auxiliary heads' losses are added as in train.py."""
+    the weights are no longer their initial values. Auxiliary heads' losses are added with the
+    model's aux_loss_weight, as training does."""
     rng = np.random.default_rng(seed)
     optimizer = mc.optim.SGD(model.parameters(), lr=lr, momentum=0.9)
     model.train()
@@ -63,7 +64,7 @@ def train_steps(model, shape, steps=2, lr=0.01, seed=0):
         loss = ops.cross_entropy(logits, y)
         if not isinstance(out, mc.Tensor):
             for aux in out[1:]:
-                loss = loss + 0.3 * ops.cross_entropy(aux, y)
+                loss = loss + model.aux_loss_weight * ops.cross_entropy(aux, y)
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
@@ -112,10 +113,11 @@ def test_zoo_model_after_training_steps_matches_onnxruntime(name, tmp_path):
     graph = proto.graph
     assert [i.name for i in graph.input] == ["input"] and [o.name for o in graph.output] == ["output"]
     assert graph.input[0].type.tensor_type.shape.dim[0].dim_param == "batch"
-    # every weight and running statistic is an initializer named as in state_dict
+    # every weight and running statistic is an initializer named as in state_dict, but the aux heads'
     initializers = {i.name for i in graph.initializer}
-    assert {k for k in model.state_dict() if not k.endswith("num_batches_tracked")
-            and not k.startswith(("aux", "AuxLogits"))} <= initializers
+    aux = {k for k in model.state_dict() if k.startswith(("aux1.", "aux2.", "AuxLogits."))}
+    assert bool(aux) == (name in ("googlenet", "inception_v3"))
+    assert {k for k in model.state_dict() if not k.endswith("num_batches_tracked")} - aux <= initializers
     # nodes carry the module's qualified name; the auxiliary heads ran nowhere in eval mode
     names = [n.name for n in graph.node]
     assert len(set(names)) == len(names)

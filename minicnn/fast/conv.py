@@ -29,70 +29,94 @@ def _inside(j, pad, stride, size, out):
     return lo, max(lo, hi)
 
 
+# The kernels index flat arrays with unsigned integers (u(...)): numba checks every signed index
+# for a negative value (Python's a[-1]), and that check keeps LLVM from turning the inner loops
+# into vector copies; these indices are never negative. It made im2col 2-3x faster.
+u = np.uintp
+
+
 @numba.njit(parallel=True, cache=True)
 def _im2col(x, KH, KW, SH, SW, PT, PL, OH, OW, col):
     N, C, H, W = x.shape
+    xf, cf = x.reshape(-1), col.reshape(-1)
+    P = N * OH * OW
     for t in prange(C * N):                       # one (channel, image) plane per task
         c, n = t // N, t % N
+        plane = (n * C + c) * H * W
         for i in range(KH):
             for j in range(KW):
-                row = col[(c * KH + i) * KW + j]
                 lo, hi = _inside(j, PL, SW, W, OW)
-                first = lo * SW + j - PL          # the input column read by output column lo
                 for oh in range(OH):
-                    base = (n * OH + oh) * OW
+                    d = ((c * KH + i) * KW + j) * P + (n * OH + oh) * OW
                     h = oh * SH + i - PT
-                    if h < 0 or h >= H:
-                        row[base:base + OW] = 0
-                        continue
-                    row[base:base + lo] = 0
-                    row[base + lo:base + hi] = x[n, c, h, first:first + (hi - lo - 1) * SW + 1:SW]
-                    row[base + hi:base + OW] = 0
+                    if h < 0 or h >= H:               # a row of windows in the padding
+                        lo_h = hi_h = OW
+                    else:
+                        lo_h, hi_h = lo, hi
+                    s = plane + h * W + j - PL        # x[n, c, h, ow*SW + j - PL] = xf[s + ow*SW]
+                    for ow in range(lo_h):
+                        cf[u(d + ow)] = 0
+                    if SW == 1:                       # a contiguous copy, which LLVM vectorises
+                        for ow in range(lo_h, hi_h):
+                            cf[u(d + ow)] = xf[u(s + ow)]
+                    else:
+                        for ow in range(lo_h, hi_h):
+                            cf[u(d + ow)] = xf[u(s + ow * SW)]
+                    for ow in range(hi_h, OW):
+                        cf[u(d + ow)] = 0
 
 
 @numba.njit(parallel=True, cache=True)
 def _col2im(col, KH, KW, SH, SW, PT, PL, OH, OW, gx):
     """gx[n, c] = the sum of every column entry that im2col read from it (gx is overwritten)."""
     N, C, H, W = gx.shape
+    cf, gf = col.reshape(-1), gx.reshape(-1)
+    P = N * OH * OW
     for t in prange(C * N):                       # each task owns one plane of gx: no races
         c, n = t // N, t % N
-        plane = gx[n, c]
-        plane[:] = 0
+        plane = (n * C + c) * H * W
+        for k in range(H * W):
+            gf[u(plane + k)] = 0
         for i in range(KH):
             for j in range(KW):
-                row = col[(c * KH + i) * KW + j]
                 lo, hi = _inside(j, PL, SW, W, OW)
-                first = lo * SW + j - PL
                 for oh in range(OH):
                     h = oh * SH + i - PT
                     if h < 0 or h >= H:
                         continue
-                    target = plane[h, first:first + (hi - lo - 1) * SW + 1:SW]
-                    source = row[(n * OH + oh) * OW + lo:(n * OH + oh) * OW + hi]
-                    for k in range(hi - lo):      # a loop, not +=, which would allocate a temporary
-                        target[k] += source[k]
+                    s = ((c * KH + i) * KW + j) * P + (n * OH + oh) * OW
+                    d = plane + h * W + j - PL
+                    if SW == 1:
+                        for ow in range(lo, hi):
+                            gf[u(d + ow)] += cf[u(s + ow)]
+                    else:
+                        for ow in range(lo, hi):
+                            gf[u(d + ow * SW)] += cf[u(s + ow)]
 
 
 @numba.njit(parallel=True, cache=True)
 def _cols_to_nchw(cols, bias, y):
     """y[n, k] = cols[k, n*P:(n+1)*P] + bias[k], with y seen as (N, K, P)."""
     N, K, P = y.shape
+    cf, yf = cols.reshape(-1), y.reshape(-1)
     for t in prange(N * K):
         n, k = t // K, t % K
         for p in range(P):
-            y[n, k, p] = cols[k, n * P + p] + bias[k]
+            yf[u(t * P + p)] = cf[u((k * N + n) * P + p)] + bias[k]
 
 
 @numba.njit(parallel=True, cache=True)
 def _nchw_to_cols(g, cols, total):
     """cols[k, n*P:(n+1)*P] = g[n, k] with g seen as (N, K, P); total[k] = the sum of channel k."""
     N, K, P = g.shape
+    gf, cf = g.reshape(-1), cols.reshape(-1)
     for k in prange(K):
         s = 0.0                                   # accumulated in float64
         for n in range(N):
-            cols[k, n * P:(n + 1) * P] = g[n, k]
             for p in range(P):
-                s += g[n, k, p]
+                v = gf[u((n * K + k) * P + p)]
+                cf[u((k * N + n) * P + p)] = v
+                s += v
         total[k] = s
 
 

@@ -10,25 +10,27 @@ from numba import prange
 
 __all__ = ["relu_forward", "relu_backward", "add"]
 
+u = np.uintp          # unsigned indices: no negative-index check in the loops (see conv.py)
+
 
 @numba.njit(parallel=True, cache=True)
 def _relu(x, y, positive):
     for i in prange(x.size):
-        v = x[i]
-        positive[i] = v > 0
-        y[i] = v if v > 0 or v != v else 0
+        v = x[u(i)]
+        positive[u(i)] = v > 0
+        y[u(i)] = v if v > 0 or v != v else 0
 
 
 @numba.njit(parallel=True, cache=True)
 def _mask(gy, positive, gx):
     for i in prange(gy.size):
-        gx[i] = gy[i] * positive[i]
+        gx[u(i)] = gy[u(i)] * positive[u(i)]
 
 
 @numba.njit(parallel=True, cache=True)
 def _add(a, b, y):
     for i in prange(a.size):
-        y[i] = a[i] + b[i]
+        y[u(i)] = a[u(i)] + b[u(i)]
 
 
 def relu_forward(x):

@@ -14,12 +14,16 @@ from numba import prange
 __all__ = ["max_pool_forward", "max_pool_backward"]
 
 
+u = np.uintp          # unsigned indices: no negative-index check in the loops (see conv.py)
+
+
 @numba.njit(parallel=True, cache=True)
 def _forward(x, KH, KW, SH, SW, PT, PL, y, argmax):
     N, C, H, W = x.shape
     OH, OW = y.shape[2:]
+    xf, yf, af = x.reshape(-1), y.reshape(-1), argmax.reshape(-1)
     for t in prange(N * C):             # one (image, channel) plane per task
-        plane, out, won = x[t // C, t % C], y[t // C, t % C], argmax[t // C, t % C]
+        plane, out = t * H * W, t * OH * OW
         for oh in range(OH):
             for ow in range(OW):
                 best, winner = -np.inf, -1
@@ -31,23 +35,26 @@ def _forward(x, KH, KW, SH, SW, PT, PL, y, argmax):
                         w = ow * SW + j - PL
                         if w < 0 or w >= W:
                             continue
-                        v = plane[h, w]
+                        v = xf[u(plane + h * W + w)]
                         if winner < 0 or v > best or (v != v and best == best):
                             best, winner = v, i * KW + j
-                out[oh, ow] = best
-                won[oh, ow] = winner
+                yf[u(out + oh * OW + ow)] = best
+                af[u(out + oh * OW + ow)] = winner
 
 
 @numba.njit(parallel=True, cache=True)
 def _backward(gy, argmax, KW, SH, SW, PT, PL, gx):
     N, C, OH, OW = gy.shape
+    H, W = gx.shape[2:]
+    gf, af, xf = gy.reshape(-1), argmax.reshape(-1), gx.reshape(-1)
     for t in prange(N * C):             # each task owns one plane of gx: no races
-        g, won, plane = gy[t // C, t % C], argmax[t // C, t % C], gx[t // C, t % C]
-        plane[:] = 0
+        plane, out = t * H * W, t * OH * OW
+        for k in range(H * W):
+            xf[u(plane + k)] = 0
         for oh in range(OH):
             for ow in range(OW):
-                i, j = divmod(won[oh, ow], KW)
-                plane[oh * SH + i - PT, ow * SW + j - PL] += g[oh, ow]
+                i, j = divmod(af[u(out + oh * OW + ow)], KW)
+                xf[u(plane + (oh * SH + i - PT) * W + ow * SW + j - PL)] += gf[u(out + oh * OW + ow)]
 
 
 def max_pool_forward(x, KH, KW, SH, SW, pads, OH, OW):

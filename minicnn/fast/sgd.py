@@ -6,17 +6,20 @@ and the update took longer than the backward pass. Here each element is read and
 with the reference's operations in the reference's order, and blocks of elements run in parallel.
 """
 import numba
+import numpy as np
 from numba import prange
 
 __all__ = ["sgd_update"]
 
 BLOCK = 1 << 16       # elements per parallel task: big enough to amortise starting it
+u = np.uintp          # unsigned indices: no negative-index check in the loop (see conv.py)
 
 
 @numba.njit(parallel=True, cache=True)
 def _update(p, g, buf, lr, momentum, keep, weight_decay, nesterov, first):
     for block in prange((p.size + BLOCK - 1) // BLOCK):
-        for i in range(block * BLOCK, min(p.size, (block + 1) * BLOCK)):
+        for k in range(block * BLOCK, min(p.size, (block + 1) * BLOCK)):
+            i = u(k)
             d = g[i]
             if weight_decay != 0:
                 d = d + weight_decay * p[i]

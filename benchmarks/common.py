@@ -104,10 +104,10 @@ def _blas_kernel():
     return f"{blas[0].get('architecture') or '?'} kernel, {blas[0].get('version')}" if blas else "unknown"
 
 
-def other_cpu_use(seconds=0.5):
+def other_cpu_use(seconds=0.5, ignore=()):
     """(busy share of the whole machine, [(process, share of one core), ...]) over ``seconds``,
-    leaving out this process and its parents (the benchmark's own driver)."""
-    mine = {os.getpid(), os.getppid()}
+    leaving out this process, its parent (the benchmark's own driver) and the pids in ``ignore``."""
+    mine = {os.getpid(), os.getppid(), *ignore}
 
     def ticks():
         out = {}
@@ -132,10 +132,10 @@ def other_cpu_use(seconds=0.5):
     return sum(b[1] for b in busy) / os.cpu_count(), busy
 
 
-def check_quiet(allow_noisy, limit=0.10):
+def check_quiet(allow_noisy, limit=0.10, ignore=()):
     """Sample the machine; refuse a busy one (other processes using over ``limit`` of it) unless
-    ``allow_noisy``. Returns the busy share seen."""
-    share, busy = other_cpu_use()
+    ``allow_noisy``. Returns the busy share seen. ``ignore``: pids of the benchmark's own load."""
+    share, busy = other_cpu_use(ignore=ignore)
     if share > limit:
         names = ", ".join(f"{name} {use:.0%}" for name, use in busy[:5])
         message = f"the machine is busy: other processes use {share:.0%} of it ({names})"
@@ -145,16 +145,17 @@ def check_quiet(allow_noisy, limit=0.10):
     return share
 
 
-def alternate(children, rounds, allow_noisy):
+def alternate(children, rounds, allow_noisy, ignore=()):
     """Run each child command once per round, in the same order every round (A B C A B C ...),
     each in its own process; every child prints one JSON object as its last line.
 
     ``children`` maps a label to (argv, extra environment). Returns ({label: [result per round]},
-    the largest busy share of other processes seen before any child)."""
+    the largest busy share of other processes seen before any child). ``ignore``: pids of a load
+    the benchmark runs on purpose."""
     results, worst = {label: [] for label in children}, 0.0
     for r in range(rounds):
         for label, (argv, env) in children.items():
-            worst = max(worst, check_quiet(allow_noisy))
+            worst = max(worst, check_quiet(allow_noisy, ignore=ignore))
             out = subprocess.run([sys.executable] + argv, capture_output=True, text=True,
                                  env={**os.environ, **env}, cwd=ROOT)
             if out.returncode:

@@ -12,9 +12,11 @@ very first step (numba kernels load from their cache there).
 Writes benchmarks/results/train_step_cpu.{json,md,png}.
 """
 import argparse
+import contextlib
 import json
 import os
 import resource
+import subprocess
 import sys
 import time
 
@@ -24,6 +26,10 @@ from common import (RESULTS, alternate, bar_chart, machine_info, machine_line, m
                     method_note, spread, torch_model, write_json)
 
 IMPLS = ("minicnn_fast", "minicnn_numpy", "torch")
+# The environment of each implementation's child. minicnn_serial is the fast path with the threading
+# of before: kernels on one thread, OpenBLAS's idle threads spinning for its default 2**28 cycles.
+ENV = {"minicnn_fast": {"MINICNN_FAST": "1"}, "minicnn_numpy": {"MINICNN_FAST": "0"}, "torch": {},
+       "minicnn_serial": {"MINICNN_FAST": "1", "NUMBA_NUM_THREADS": "1", "OPENBLAS_THREAD_TIMEOUT": "28"}}
 BATCH = 64
 MODELS = {"lenet5_28": (28, 20), "resnet20": (32, 10), "vgg16": (32, 4)}     # input size, timed steps
 
@@ -71,8 +77,7 @@ def child(impl, arch, threads):
 
 def children(models, threads, impls=IMPLS):
     """(arch, impl, threads) -> the child's command line and environment, for common.alternate."""
-    return {(arch, impl, threads): ([__file__, "--child", impl, arch, "--threads", str(threads)],
-                                    {"MINICNN_FAST": "0" if impl == "minicnn_numpy" else "1"})
+    return {(arch, impl, threads): ([__file__, "--child", impl, arch, "--threads", str(threads)], ENV[impl])
             for arch in models for impl in impls}
 
 
@@ -87,41 +92,69 @@ def summarize(results, arch, impl, threads):
             "import_s": spread([r["import_s"] for r in runs])["median"]}
 
 
+@contextlib.contextmanager
+def background_load(n):
+    """n processes spinning on the CPU for as long as the block runs; yields their pids."""
+    hogs = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(n)]
+    try:
+        yield {h.pid for h in hogs}
+    finally:
+        for h in hogs:
+            h.kill()
+            h.wait()
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--models", nargs="+", default=list(MODELS), choices=list(MODELS))
+    parser.add_argument("--impls", nargs="+", default=list(IMPLS), choices=list(ENV))
+    parser.add_argument("--background-load", type=int, default=0, metavar="N",
+                        help="keep N busy processes running while measuring: a loaded machine (results go to "
+                             "train_step_cpu_loaded.*)")
     parser.add_argument("--allow-noisy", action="store_true", help="measure even when other processes are busy")
     parser.add_argument("--child", nargs=2, metavar=("IMPL", "ARCH"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         return child(*args.child, args.threads)
-    results, worst = alternate(children(args.models, args.threads), args.rounds, args.allow_noisy)
+    with background_load(args.background_load) as hogs:
+        results, worst = alternate(children(args.models, args.threads, args.impls), args.rounds, args.allow_noisy,
+                                   ignore=hogs)
     rows = []
     for arch in args.models:
         row = {"model": arch}
-        for impl in IMPLS:
+        for impl in args.impls:
             for key, value in summarize(results, arch, impl, args.threads).items():
                 row[f"{impl}_{key}"] = value
-        for impl in ("minicnn_fast", "minicnn_numpy"):
+        for impl in (i for i in args.impls if i != "torch"):
             row[f"{impl}_vs_torch"] = row[f"{impl}_step_ms"] / row["torch_step_ms"]
             row[f"{impl}_rss_vs_torch"] = row[f"{impl}_peak_rss_mib"] / row["torch_peak_rss_mib"]
-        row["step_range"] = (f"{row['minicnn_fast_step_ms_min']:.0f}-{row['minicnn_fast_step_ms_max']:.0f} / "
-                             f"{row['torch_step_ms_min']:.0f}-{row['torch_step_ms_max']:.0f}")
+        for impl in args.impls:
+            row[f"{impl}_range"] = f"{row[impl + '_step_ms_min']:.0f}-{row[impl + '_step_ms_max']:.0f}"
         rows.append(row)
-        print(f"{arch:<10} step: minicnn {row['minicnn_fast_step_ms']:.0f} ms (NumPy path "
-              f"{row['minicnn_numpy_step_ms']:.0f}), torch {row['torch_step_ms']:.0f} ms -> "
-              f"{row['minicnn_fast_vs_torch']:.2f}x; peak RSS {row['minicnn_fast_peak_rss_mib']:.0f} vs "
-              f"{row['torch_peak_rss_mib']:.0f} MiB")
+        print(f"{arch:<10} " + ", ".join(f"{impl} {row[impl + '_step_ms']:.0f} ms" for impl in args.impls))
     machine = machine_info(args.threads)
     note = method_note(args.rounds, worst)
-    write_json(os.path.join(RESULTS, "train_step_cpu.json"),
+    standard = not args.background_load and list(args.impls) == list(IMPLS)
+    name = "train_step_cpu" if standard else "train_step_cpu_loaded" if args.background_load else "train_step_cpu_other"
+    if args.background_load:
+        note += f"; {args.background_load} busy background process(es) running throughout"
+    write_json(os.path.join(RESULTS, f"{name}.json"),
                {"benchmark": f"training step, batch {BATCH}, float32, SGD momentum", "method": note,
                 "rounds": args.rounds, "other_processes_busy_max": worst, "machine": machine, "results": rows})
+    if not standard:
+        columns = [("model", "model", "{}")]
+        for impl in args.impls:
+            columns += [(f"{impl}_step_ms", f"{impl} ms", "{:.0f}"), (f"{impl}_range", "range", "{}")]
+        columns += [(f"{impl}_vs_torch", f"{impl} / torch", "{:.2f}x") for impl in args.impls if impl != "torch"]
+        markdown_table(os.path.join(RESULTS, f"{name}.md"),
+                       f"Training step, batch {BATCH}, median ms on {machine_line(machine)}; {note}", columns, rows)
+        print(f"wrote {RESULTS}/{name}.json and .md")
+        return
     columns = [("model", "model", "{}"), ("minicnn_fast_step_ms", "minicnn ms", "{:.0f}"),
                ("minicnn_numpy_step_ms", "NumPy path ms", "{:.0f}"), ("torch_step_ms", "PyTorch ms", "{:.0f}"),
-               ("step_range", "range minicnn / torch", "{}"),
+               ("minicnn_fast_range", "minicnn range", "{}"), ("torch_range", "torch range", "{}"),
                ("minicnn_fast_vs_torch", "minicnn / torch", "{:.2f}x"),
                ("minicnn_fast_images_per_s", "minicnn img/s", "{:.0f}"), ("torch_images_per_s", "torch img/s", "{:.0f}"),
                ("minicnn_fast_peak_rss_mib", "minicnn RSS MiB", "{:.0f}"),

@@ -66,7 +66,7 @@ def main(argv=None):
 
     rng = np.random.default_rng(args.seed)
     params = init_params(rng, args.device)
-    print(f"minicnn demo on {args.device}: {sum(p.size for p in params.values())} parameters, "
+    print(f"minicnn demo on {args.device}: {sum(p.numel() for p in params.values())} parameters, "
           f"{args.steps} SGD steps of batch {args.batch_size}")
     start = time.perf_counter()
     for step in range(1, args.steps + 1):

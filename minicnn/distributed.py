@@ -209,18 +209,18 @@ class GradientAverager:
             flat = self._buffer(i, bucket)
             offset = 0
             for p in bucket:
-                flat[offset:offset + p.size] = 0 if p.grad is None else p.grad.data.ravel()
-                offset += p.size
+                flat[offset:offset + p.numel()] = 0 if p.grad is None else p.grad.data.ravel()
+                offset += p.numel()
             self.world.allreduce_sum(flat)
             flat /= self.world.size
             offset = 0
             for p in bucket:
-                mean = flat[offset:offset + p.size].reshape(p.shape)
+                mean = flat[offset:offset + p.numel()].reshape(p.shape)
                 if p.grad is None:
                     p.grad = Tensor._from_op(mean.copy())
                 else:
                     p.grad.data[...] = mean
-                offset += p.size
+                offset += p.numel()
             self.calls += 1
         backend.synchronize(flat)
         self.seconds += time.perf_counter() - start
@@ -231,5 +231,5 @@ class GradientAverager:
         buf = self._buffers[i]
         if buf is None or backend.device_of(buf) != backend.device_of(first):
             xp = backend.get_array_module(first)
-            buf = self._buffers[i] = xp.empty(sum(p.size for p in bucket), first.dtype)
+            buf = self._buffers[i] = xp.empty(sum(p.numel() for p in bucket), first.dtype)
         return buf

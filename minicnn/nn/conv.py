@@ -4,7 +4,7 @@ from minicnn.nn.module import Module
 from minicnn.nn.parameter import Parameter
 from minicnn.ops.conv import conv2d
 from minicnn.ops.utils import pair
-from minicnn.tensor import zeros
+from minicnn.creation import zeros
 
 __all__ = ["Conv2d"]
 

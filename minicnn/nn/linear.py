@@ -3,7 +3,7 @@ from minicnn.nn import init
 from minicnn.nn.module import Module
 from minicnn.nn.parameter import Parameter
 from minicnn.ops.linear import linear
-from minicnn.tensor import zeros
+from minicnn.creation import zeros
 
 __all__ = ["Linear", "Identity"]
 

@@ -161,7 +161,7 @@ class Module:
 
     def num_parameters(self, trainable_only=False):
         """Total number of parameter values (each shared parameter counted once)."""
-        return sum(p.size for p in self.parameters() if p.requires_grad or not trainable_only)
+        return sum(p.numel() for p in self.parameters() if p.requires_grad or not trainable_only)
 
     # ---- modes, devices, gradients --------------------------------------------------------------
     def train(self, mode=True):

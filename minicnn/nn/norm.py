@@ -3,7 +3,7 @@ from minicnn.nn.module import Module
 from minicnn.nn.parameter import Parameter
 from minicnn.ops.batchnorm import batch_norm
 from minicnn.ops.lrn import local_response_norm
-from minicnn.tensor import ones, zeros
+from minicnn.creation import ones, zeros
 
 __all__ = ["BatchNorm1d", "BatchNorm2d", "LocalResponseNorm"]
 

@@ -140,7 +140,7 @@ def batch_norm(x, running_mean, running_var, weight=None, bias=None, training=Tr
     for name, t in (("weight", weight), ("bias", bias)):
         if t is not None and t.dtype != x.dtype:
             raise TypeError(f"batch_norm: x is {x.dtype} but {name} is {t.dtype}; cast one of them")
-    if training and x.size // max(C, 1) <= 1:
+    if training and x.numel() // max(C, 1) <= 1:
         raise ValueError(f"batch_norm: expected more than 1 value per channel when training, "
                          f"got input shape {tuple(x.shape)}")
     params = tuple(t for t in (weight, bias) if t is not None)

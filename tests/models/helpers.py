@@ -145,7 +145,7 @@ def he_scale(model, seed=0):
     rng = np.random.default_rng(seed)
     for m in model.modules():
         if isinstance(m, (mc.nn.Conv2d, mc.nn.Linear)):
-            fan_in = m.weight.size // m.weight.shape[0]
+            fan_in = m.weight.numel() // m.weight.shape[0]
             m.weight.data = rng.standard_normal(m.weight.shape) * np.sqrt(2 / fan_in)
             m.bias.data = rng.uniform(0, 0.1, m.bias.shape)
     return model

@@ -47,7 +47,7 @@ def test_parameter_count_and_buffers():
     net = Net()
     conv = 4 * 4 * 9
     expected = (4 * 9 + 4) + 2 * (2 * conv + 2 * 8) + (4 * 3 + 3)
-    assert net.num_parameters() == expected == sum(p.size for p in net.parameters())
+    assert net.num_parameters() == expected == sum(p.numel() for p in net.parameters())
     assert len(list(net.buffers())) == 4 * 3
     assert len(list(net.children())) == 5
 

@@ -1,9 +1,9 @@
 """Normalisation layers: BatchNorm1d/2d (learned gamma/beta + running statistics) and LocalResponseNorm."""
+from minicnn.creation import ones, zeros
 from minicnn.nn.module import Module
 from minicnn.nn.parameter import Parameter
 from minicnn.ops.batchnorm import batch_norm
 from minicnn.ops.lrn import local_response_norm
-from minicnn.creation import ones, zeros
 
 __all__ = ["BatchNorm1d", "BatchNorm2d", "LocalResponseNorm"]
 

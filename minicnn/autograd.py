@@ -140,7 +140,7 @@ class Function:
 
     def __call__(self, *inputs):
         name = type(self).__name__
-        devices = {device_of(x.data) for x in inputs}
+        devices = {device_of(x.array) for x in inputs}
         if len(devices) > 1:
             raise DeviceError(f"{name}: inputs are on different devices ({' and '.join(sorted(devices))}); "
                               "move them to one device with .to(device) first")
@@ -149,7 +149,7 @@ class Function:
         self.saved = ()
         for observer in _observers:
             observer.op_begin(self, "forward")
-        ys = self.forward(*(x.data for x in inputs))
+        ys = self.forward(*(x.array for x in inputs))
         single = not isinstance(ys, tuple)
         outputs = [Tensor._from_op(y) for y in ((ys,) if single else ys)]
         for y in outputs:
@@ -169,7 +169,7 @@ class Function:
             self.outputs = [weakref.ref(y) for y in outputs]
             self.output_meta = [(y.shape, y.dtype) for y in outputs]
             self.saved_versions = [(weakref.ref(t), t._version) for t in (*inputs, *outputs)
-                                   if any(a is t.data for a in self.saved)]
+                                   if any(a is t.array for a in self.saved)]
         for observer in _observers:
             observer.op_end(self, "forward", inputs, outputs)
         return outputs[0] if single else tuple(outputs)
@@ -219,14 +219,14 @@ def backward(root, gradient=None, retain_graph=False):
     if not root.requires_grad:
         raise RuntimeError("backward: this tensor does not require grad and has no graph "
                            "(was it computed under no_grad(), or from tensors with requires_grad=False?)")
-    xp = get_array_module(root.data)
+    xp = get_array_module(root.array)
     if gradient is None:
         if root.numel() != 1:
             raise RuntimeError(f"backward: gradient can be omitted only for a single-element output, "
                                f"got shape {root.shape}; pass gradient= with that shape")
-        grad = xp.ones_like(root.data)
+        grad = xp.ones_like(root.array)
     else:
-        grad = gradient.data if isinstance(gradient, Tensor) else xp.asarray(gradient, dtype=root.dtype)
+        grad = gradient.array if isinstance(gradient, Tensor) else xp.asarray(gradient, dtype=root.dtype)
         if grad.shape != root.shape:
             raise ValueError(f"backward: gradient has shape {grad.shape}, expected the output's shape {root.shape}")
     if root.creator is None:
@@ -281,9 +281,9 @@ def backward(root, gradient=None, retain_graph=False):
 def _share_version_with_base(y, inputs):
     """An output whose array is a view of an input's (reshape, transpose, basic indexing) shares that
     input's version counter: a write through either one changes both."""
-    base = y.data.base if y.data.base is not None else None
+    base = y.array.base if y.array.base is not None else None
     for x in inputs:
-        if y.data is x.data or (base is not None and (base is x.data or base is x.data.base)):
+        if y.array is x.array or (base is not None and (base is x.array or base is x.array.base)):
             y._version_counter, y._is_view = x._version_counter, True
             return
 
@@ -298,6 +298,6 @@ def _owned(g, gys, gxs):
 def _accumulate_leaf(x, g, owned=False):
     # .grad must be an array of its own: optimisers and clipping update it in place.
     if x.grad is not None:
-        x.grad = Tensor._from_op(x.grad.data + g)
+        x.grad = Tensor._from_op(x.grad.array + g)
     else:
         x.grad = Tensor._from_op(g if owned and g.dtype == x.dtype else g.astype(x.dtype, copy=True))

@@ -77,7 +77,7 @@ def main(argv=None):
             p.grad = None
         loss.backward()
         for p in params.values():                      # plain SGD: p <- p - lr * dL/dp
-            p.data -= args.lr * p.grad.data
+            p.array -= args.lr * p.grad.array
         if step % 25 == 0 or step == 1:
             print(f"step {step:4d}  loss {loss.item():.4f}")
 

@@ -20,7 +20,7 @@ def _out(result, out):
         raise RuntimeError("out=: the result would need a gradient, and ops with out= are not recorded "
                            "in the graph; call the op without out=")
     if out.shape != result.shape:
-        out.data = result.data.astype(out.dtype)
+        out.array = result.array.astype(out.dtype)
         out._version_counter[0] += 1
         return out
     return out.copy_(result)

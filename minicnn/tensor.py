@@ -1,5 +1,8 @@
 """Tensor: an array (NumPy or CuPy) plus what autograd needs (requires_grad, grad, creator).
 
+``x.array`` is that NumPy/CuPy array, which the ops compute on. ``x.data`` is PyTorch's: the same
+values as a Tensor cut from the graph (``f.data.sub_(lr * f.grad.data)`` updates f unrecorded).
+
 The operators and methods below only call ops from ``minicnn.ops``; all the maths, forward and
 backward, lives there. Names, arguments and results follow PyTorch's (``x.size()``, ``x.view(-1, 8)``,
 ``x.sum(dim=1, keepdim=True)``; NumPy's ``axis=``/``keepdims=`` are accepted too), so code written
@@ -53,7 +56,7 @@ class Tensor:
         (``minicnn.set_default_device`` / ``$MINICNN_DEVICE``) and CuPy arrays stay where they are.
         """
         if isinstance(data, Tensor):
-            data = data.data
+            data = data.array
         dtype = dtypes.resolve(dtype)
         xp = backend.get_array_module(data)
         if not isinstance(data, xp.ndarray):
@@ -70,8 +73,8 @@ class Tensor:
             raise TypeError(f"Tensor: only floating-point tensors can require grad, got dtype {data.dtype}")
         self._init(data, requires_grad)
 
-    def _init(self, data, requires_grad):
-        self.data = data
+    def _init(self, array, requires_grad):
+        self.array = array       # the values: a NumPy or CuPy ndarray
         self.requires_grad = requires_grad
         self.grad = None
         self.creator = None      # the Function that produced this tensor (None for leaves)
@@ -90,31 +93,42 @@ class Tensor:
 
     # ---- array-like attributes -------------------------------------------------------------
     @property
+    def data(self):
+        """The values as a new Tensor that shares this one's memory and is cut from the graph, as in
+        PyTorch: in-place changes to it are neither recorded nor version-checked (prefer detach())."""
+        return Tensor._from_op(self.array)
+
+    @data.setter
+    def data(self, value):
+        """Replace the values (a Tensor or an array) without touching the graph: ``p.data = p.data.double()``."""
+        self.array = value.array if isinstance(value, Tensor) else value
+
+    @property
     def shape(self):
-        return self.data.shape
+        return self.array.shape
 
     @property
     def dtype(self):
-        return self.data.dtype
+        return self.array.dtype
 
     @property
     def ndim(self):
-        return self.data.ndim
+        return self.array.ndim
 
     def dim(self):
-        return self.data.ndim
+        return self.array.ndim
 
     def size(self, dim=None):
         """The shape as a tuple, or its length along ``dim`` (PyTorch's ``x.size()`` / ``x.size(0)``)."""
-        return self.data.shape if dim is None else self.data.shape[dim]
+        return self.array.shape if dim is None else self.array.shape[dim]
 
     def numel(self):
         """The number of elements."""
-        return self.data.size
+        return self.array.size
 
     @property
     def device(self):
-        return backend.device(backend.device_of(self.data))
+        return backend.device(backend.device_of(self.array))
 
     @property
     def is_leaf(self):
@@ -132,7 +146,7 @@ class Tensor:
     def __len__(self):
         if self.ndim == 0:
             raise TypeError("len() of a 0-d tensor")
-        return len(self.data)
+        return len(self.array)
 
     def __iter__(self):
         if self.ndim == 0:
@@ -153,7 +167,7 @@ class Tensor:
     # ---- conversions -----------------------------------------------------------------------
     def numpy(self):
         """The data as a NumPy array (a host copy for GPU tensors, the array itself on CPU)."""
-        return backend.to_device(self.data, "cpu")
+        return backend.to_device(self.array, "cpu")
 
     def __array__(self, dtype=None, copy=None):
         # np.asarray(tensor), matplotlib's imshow(tensor): the values as a NumPy array.
@@ -163,7 +177,7 @@ class Tensor:
     def item(self):
         if self.numel() != 1:
             raise ValueError(f"item: only a one-element tensor converts to a Python number, got shape {self.shape}")
-        return self.data.reshape(()).item()
+        return self.array.reshape(()).item()
 
     def tolist(self):
         """The values as (nested) Python lists of numbers."""
@@ -195,14 +209,14 @@ class Tensor:
         return format(repr(self), spec)
 
     def any(self):
-        return Tensor._from_op(self.data.any())
+        return Tensor._from_op(self.array.any())
 
     def all(self):
-        return Tensor._from_op(self.data.all())
+        return Tensor._from_op(self.array.all())
 
     def detach(self):
         """A new leaf sharing this tensor's data (and its version counter), cut from the graph."""
-        t = Tensor._from_op(self.data)
+        t = Tensor._from_op(self.array)
         t._version_counter = self._version_counter
         return t
 
@@ -228,7 +242,7 @@ class Tensor:
         if dtype is not None and dtypes.resolve(dtype) != t.dtype:
             t = arithmetic.cast(t, dtype)
         if device is not None and backend.normalize_device(device) != t.device:
-            moved = Tensor._from_op(backend.to_device(t.data, device))
+            moved = Tensor._from_op(backend.to_device(t.array, device))
             moved.requires_grad = t.requires_grad
             t = moved
         return t
@@ -315,7 +329,7 @@ class Tensor:
         if not np.can_cast(result.dtype, self.dtype, "same_kind"):
             raise RuntimeError(f"{name}: the result is {result.dtype}, which cannot be written in place into a "
                                f"{self.dtype} tensor")
-        self.data[...] = result.data
+        self.array[...] = result.array
         self._version_counter[0] += 1
         if recording:
             f = result.creator
@@ -327,7 +341,7 @@ class Tensor:
     def _stand_in(self):
         """A copy of this tensor's values that takes its place in the graph so far: as the output of its
         creator and as the input of every Function that has already used it."""
-        before = Tensor._from_op(self.data.copy())
+        before = Tensor._from_op(self.array.copy())
         before.requires_grad, before.creator, before.generation = self.requires_grad, self.creator, self.generation
         if self.creator is not None:
             self.creator.outputs = [weakref.ref(before) if ref() is self else ref for ref in self.creator.outputs]
@@ -359,7 +373,7 @@ class Tensor:
 
     def fill_(self, value):
         """Set every element to the number ``value`` (the result is a constant: no gradient flows)."""
-        xp = backend.get_array_module(self.data)
+        xp = backend.get_array_module(self.array)
         return self._inplace("fill_", lambda x, v: Tensor._from_op(xp.full(x.shape, v, x.dtype)), value)
 
     def zero_(self):
@@ -459,7 +473,7 @@ class Tensor:
 
     # ---- comparisons: element-wise, no gradient --------------------------------------------------
     def _compare(self, other, compare):
-        return Tensor._from_op(compare(self.data, other.data if isinstance(other, Tensor) else other))
+        return Tensor._from_op(compare(self.array, other.array if isinstance(other, Tensor) else other))
 
     def __eq__(self, other):
         return self._compare(other, operator.eq)

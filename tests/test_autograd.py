@@ -121,11 +121,11 @@ def test_leaf_gradients_own_their_memory():
     (x + y).backward(upstream)                        # add hands the same gy to both inputs
     w = mc.Tensor(np.ones((2, 3)), requires_grad=True)
     (w.reshape(6) * 2).sum().backward()               # reshape's gradient is a view
-    grads = [x.grad.data, y.grad.data, upstream, w.grad.data]
+    grads = [x.grad.array, y.grad.array, upstream, w.grad.array]
     for i, a in enumerate(grads):
         for b in grads[i + 1:]:
             assert not np.shares_memory(a, b)
-    x.grad.data *= 10
+    x.grad.array *= 10
     np.testing.assert_array_equal(y.grad.numpy(), [0, 1, 2])
 
 
@@ -141,7 +141,7 @@ def test_a_fresh_leaf_gradient_is_kept_without_a_copy():
     x = mc.Tensor(np.ones(3), requires_grad=True)
     f = Double()
     f(x).backward(np.ones(3))
-    assert x.grad.data is f.made
+    assert x.grad.array is f.made
 
 
 def test_in_place_change_of_a_saved_tensor_is_refused_as_in_torch():

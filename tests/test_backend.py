@@ -68,7 +68,7 @@ def test_mixing_devices_error_without_gpu(monkeypatch):
     a, b = mc.Tensor(np.ones(2)), mc.Tensor(np.ones(2))
     real = backend.device_of
     import minicnn.autograd as autograd
-    monkeypatch.setattr(autograd, "device_of", lambda arr: "cuda:0" if arr is b.data else real(arr))
+    monkeypatch.setattr(autograd, "device_of", lambda arr: "cuda:0" if arr is b.array else real(arr))
     with pytest.raises(backend.DeviceError, match=r"Add: inputs are on different devices \(cpu and cuda:0\)"):
         a + b
 

@@ -240,3 +240,19 @@ def test_grad_fn_names_the_op_and_its_inputs():
     (matmul, _), = z.grad_fn.next_functions
     assert repr(matmul) == "<MatMulBackward>" and matmul.next_functions == ((None, 0), (None, 0))
     assert w.grad_fn is None and "grad_fn=<ReLUBackward>" in repr(z)
+
+
+def test_data_is_a_tensor_sharing_memory_outside_the_graph():
+    """PyTorch's .data: a Tensor, not an array; writes through it change the tensor and are not recorded.
+    .array is the NumPy/CuPy array underneath."""
+    f = mc.tensor([1.0, 2.0], requires_grad=True)
+    (f * f).sum().backward()
+    assert isinstance(f.data, mc.Tensor) and not f.data.requires_grad and f.data.is_leaf
+    assert isinstance(f.array, np.ndarray) and f.data.array is f.array
+    f.data.sub_(f.grad.data * 0.5)                     # the 60-minute blitz's hand-written SGD step
+    np.testing.assert_allclose(f.numpy(), [0.0, 0.0])
+    assert f.requires_grad and f.is_leaf and f._version == 0
+    f.data = mc.tensor([3.0, 4.0], dtype=mc.float64)    # the setter takes a Tensor (or an array)
+    assert f.dtype == np.float64 and f.tolist() == [3.0, 4.0]
+    t = torch.tensor([1.0, 2.0], requires_grad=True)
+    assert not t.data.requires_grad and t.data.is_leaf and isinstance(t.data, torch.Tensor)

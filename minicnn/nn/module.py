@@ -214,9 +214,9 @@ class Module:
                 if holder is None:
                     continue
                 if device is not None:
-                    holder.data = backend.to_device(holder.data, device)
+                    holder.array = backend.to_device(holder.array, device)
                 if dtype is not None and holder.dtype.kind == "f":
-                    holder.data = holder.data.astype(dtype, copy=False)
+                    holder.array = holder.array.astype(dtype, copy=False)
         return self
 
     def double(self):
@@ -291,9 +291,9 @@ class Module:
         for name, target in own.items():
             if name in state_dict:
                 value = state_dict[name]
-                value = value.data if isinstance(value, Tensor) else value
-                xp = backend.get_array_module(target.data)
-                target.data[...] = xp.asarray(backend.to_device(value, target.device), dtype=target.dtype)
+                value = value.array if isinstance(value, Tensor) else value
+                xp = backend.get_array_module(target.array)
+                target.array[...] = xp.asarray(backend.to_device(value, target.device), dtype=target.dtype)
         return IncompatibleKeys(missing, unexpected)
 
     def check_input(self, x, layout, ndims, channels=None):

@@ -202,5 +202,5 @@ def cast(x, dtype):
     """x converted to ``dtype``; a cast to an integer or bool dtype has no gradient (it is not in the graph)."""
     dtype = dtypes.resolve(dtype)
     if dtype.kind != "f":
-        return Tensor._from_op(x.data.astype(dtype))
+        return Tensor._from_op(x.array.astype(dtype))
     return Cast(dtype)(x)

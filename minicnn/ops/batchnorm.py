@@ -52,8 +52,8 @@ class BatchNorm(Function):
                 mu = x.mean(axis=self.axes)
                 var = ((x - mu.reshape(shape)) ** 2).mean(axis=self.axes)
             else:
-                mu = self.running_mean.data.astype(x.dtype, copy=False)
-                var = self.running_var.data.astype(x.dtype, copy=False)
+                mu = self.running_mean.array.astype(x.dtype, copy=False)
+                var = self.running_var.array.astype(x.dtype, copy=False)
             xhat = (x - mu.reshape(shape)) * (1 / xp.sqrt(var + self.eps)).reshape(shape)
             y = xhat * gamma if self.has_weight else xhat.copy()
             if self.has_bias:
@@ -75,7 +75,7 @@ class BatchNorm(Function):
     def _update_running(self, mu, var, M):
         """running = (1 - momentum) * running + momentum * batch statistic, in place."""
         m = self.momentum
-        rm, rv = self.running_mean.data, self.running_var.data
+        rm, rv = self.running_mean.array, self.running_var.array
         rm *= 1 - m
         rm += m * mu.astype(rm.dtype, copy=False)
         rv *= 1 - m

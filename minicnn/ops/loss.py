@@ -106,8 +106,8 @@ def _check_reduction(op, reduction, allowed=_REDUCTIONS):
 
 def _labels_array(op, labels, logits):
     """Labels as an integer array on the logits' device, checked against logits (N, C)."""
-    array = labels.data if isinstance(labels, Tensor) else labels
-    array = to_device(array, device_of(logits.data))
+    array = labels.array if isinstance(labels, Tensor) else labels
+    array = to_device(array, device_of(logits.array))
     N, C = logits.shape
     if array.dtype.kind not in "iu":
         raise TypeError(f"{op}: labels must be integers (class indices), got {array.dtype}")
@@ -272,7 +272,7 @@ def accuracy(logits, labels, topk=1):
     if isinstance(topk, bool) or not isinstance(topk, int) or not 1 <= topk <= C:
         raise ValueError(f"accuracy: topk must be an int in [1, C] = [1, {C}], got {topk!r}")
     labels = _labels_array("accuracy", labels, logits)
-    z = logits.data
+    z = logits.array
     xp = get_array_module(z)
     rows = xp.arange(N)
     target = z[rows, labels][:, None]                  # (N, 1) the label's score

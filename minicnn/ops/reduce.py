@@ -71,7 +71,7 @@ def max(x, axis=None, keepdims=False):
 
 def _arg(name, x, axis, keepdims):
     """Indices (int64) of the extremes of x along ``axis`` (of the flattened x when None); not in the graph."""
-    data = x.data.reshape(-1) if axis is None else x.data
+    data = x.array.reshape(-1) if axis is None else x.array
     out = getattr(data, name)(axis=0 if axis is None else axis)
     if keepdims:
         out = get_array_module(out).expand_dims(out, tuple(range(x.ndim)) if axis is None else axis)

@@ -108,9 +108,9 @@ def _index_arrays(index):
     """An index with its Tensors replaced by their arrays (a 0-d integer tensor indexes like an int)."""
     from minicnn.tensor import Tensor
     if isinstance(index, Tensor):
-        return index.data
+        return index.array
     if isinstance(index, tuple):
-        return tuple(i.data if isinstance(i, Tensor) else i for i in index)
+        return tuple(i.array if isinstance(i, Tensor) else i for i in index)
     return index
 
 

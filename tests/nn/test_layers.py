@@ -19,10 +19,10 @@ def run_both(ours, theirs, x, train=True):
     copy_weights(ours, theirs)
     ours.to("cpu")
     for p in ours.parameters():
-        p.data = p.data.astype(np.float64)
+        p.array = p.array.astype(np.float64)
     for b in ours.buffers():
         if b.dtype.kind == "f":
-            b.data = b.data.astype(np.float64)
+            b.array = b.array.astype(np.float64)
     theirs.double()
     tx = torch.tensor(x, requires_grad=True)
     mx = mc.Tensor(x.copy(), requires_grad=True)

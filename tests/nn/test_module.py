@@ -89,14 +89,14 @@ def test_state_dict_round_trip_gives_identical_outputs():
     assert result.missing_keys == [] and result.unexpected_keys == []
     np.testing.assert_array_equal(a(x).numpy(), b(x).numpy())
     # Loading copies values: the two models do not share arrays afterwards.
-    a.stem.weight.data[...] = 0
-    assert b.stem.weight.data.any()
+    a.stem.weight.array[...] = 0
+    assert b.stem.weight.array.any()
 
 
 def test_state_dict_accepts_numpy_arrays_and_casts_to_the_parameter_dtype():
     layer = nn.Linear(2, 3)
     layer.load_state_dict({"weight": np.ones((3, 2)), "bias": np.zeros(3)})
-    assert layer.weight.dtype == np.float32 and float(layer.weight.data.sum()) == 6
+    assert layer.weight.dtype == np.float32 and float(layer.weight.array.sum()) == 6
 
 
 def test_strict_loading_names_every_problem_at_once():
@@ -171,8 +171,8 @@ def test_inference_is_eval_without_a_graph_and_restores_each_modules_flag():
 def test_as_input_follows_the_weights_dtype():
     model = nn.Linear(3, 2)
     assert model.as_input(np.ones((1, 3))).dtype == np.float32
-    model.weight.data = model.weight.data.astype(np.float64)
-    model.bias.data = model.bias.data.astype(np.float64)
+    model.weight.array = model.weight.array.astype(np.float64)
+    model.bias.array = model.bias.array.astype(np.float64)
     assert model.as_input(np.ones((1, 3), np.float32)).dtype == np.float64
     assert nn.ReLU().as_input(np.ones(2, np.int64)).dtype == np.float32       # no weights: float32
 

@@ -197,7 +197,7 @@ class Tensor:
 
     def __index__(self):
         """A one-element integer tensor can index a list or tuple: ``classes[label]``."""
-        if self.dtype.kind not in "iub" or self.numel() != 1:
+        if self.dtype.kind not in "iu" or self.numel() != 1:
             raise TypeError(f"only a one-element integer tensor can be used as an index, "
                             f"got dtype {self.dtype} and shape {self.shape}")
         return operator.index(self.item())

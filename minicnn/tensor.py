@@ -369,7 +369,8 @@ class Tensor:
 
     def copy_(self, src):
         """Write ``src``'s values (broadcast to this shape, cast to this dtype) into this tensor."""
-        return self._inplace("copy_", lambda x, s: shape_ops.expand(as_tensor(s, x).to(x.device, x.dtype), x.shape), src)
+        return self._inplace("copy_", lambda x, s: shape_ops.expand(as_tensor(s, x).to(x.device, x.dtype), x.shape),
+                             src)
 
     def fill_(self, value):
         """Set every element to the number ``value`` (the result is a constant: no gradient flows)."""

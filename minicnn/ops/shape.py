@@ -1,6 +1,6 @@
-"""Ops that move values around without arithmetic: reshape, transpose, flatten, indexing,
-index assignment, broadcasting, copying, concatenation and padding. Each backward sends every gradient value back to where its
-input value came from.
+"""Ops that move values around without arithmetic: reshape, transpose, flatten, indexing, index
+assignment, broadcasting, copying, concatenation and padding. Each backward sends every gradient
+value back to where its input value came from.
 """
 import itertools
 

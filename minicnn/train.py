@@ -243,7 +243,7 @@ class Trainer:
             self.batch = b + 1
             run["images"] += len(y)
             run["loss_sum"] += value * len(y)
-            run["correct"] += int((logits.data.argmax(axis=1) == y.data).sum())
+            run["correct"] += int((logits.array.argmax(axis=1) == y.array).sum())
             timed += len(y)
             if self.stop_requested:
                 raise StopRequested

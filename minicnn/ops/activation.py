@@ -78,18 +78,21 @@ def leaky_relu(x, negative_slope=0.01):
     return LeakyReLU(negative_slope)(x)
 
 
-class Sigmoid(Function):
-    """y = 1 / (1 + exp(-x));  dx = gy * y * (1 - y).
-
-    exp(-x) overflows for x << 0, so with e = exp(-|x|), which lies in (0, 1]:
+def sigmoid_array(x):
+    """1 / (1 + exp(-x)) on an array. exp(-x) overflows for x << 0, so with e = exp(-|x|) in (0, 1]:
         y = 1 / (1 + e)      for x >= 0
         y = e / (1 + e)      for x < 0     (the same value, multiplied through by exp(x))
     """
+    xp = get_array_module(x)
+    e = xp.exp(-xp.abs(x))
+    return xp.where(x >= 0, 1 / (1 + e), e / (1 + e))
+
+
+class Sigmoid(Function):
+    """y = 1 / (1 + exp(-x)) (computed by sigmoid_array, without overflow);  dx = gy * y * (1 - y)."""
 
     def forward(self, x):
-        xp = get_array_module(x)
-        e = xp.exp(-xp.abs(x))
-        y = xp.where(x >= 0, 1 / (1 + e), e / (1 + e))
+        y = sigmoid_array(x)
         self.save_for_backward(y)
         return y
 

@@ -50,6 +50,23 @@ def test_matmul(xp, rng, dtype):
     compare_with_torch(ops.matmul, torch.matmul, [a, b], xp, dtype)
 
 
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("shape_a, shape_b", [((3,), (3, 5)), ((4, 3), (3,)), ((3,), (3,))])
+def test_matmul_with_vectors(xp, rng, dtype, shape_a, shape_b):
+    """A 1-D operand is a row vector on the left, a column vector on the right; its axis is dropped."""
+    a, b = rng.standard_normal(shape_a), rng.standard_normal(shape_b)
+    gradcheck_arrays(ops.matmul, [a, b], xp)
+    y = compare_with_torch(ops.matmul, torch.matmul, [a, b], xp, dtype)
+    assert y.shape == tuple(torch.matmul(torch.tensor(a), torch.tensor(b)).shape)
+
+
+def test_cast_to_integers_leaves_the_graph():
+    x = mc.Tensor([1.7, -2.2], requires_grad=True)
+    y = ops.cast(x, mc.long)
+    assert y.dtype == np.int64 and not y.requires_grad and y.creator is None
+    np.testing.assert_array_equal(y.numpy(), torch.tensor([1.7, -2.2]).long().numpy())
+
+
 def test_matmul_shape_error():
     with pytest.raises(ValueError, match=r"matmul: expected \(M, K\) @ \(K, N\), got \(2, 3\) @ \(4, 5\)"):
         ops.matmul(mc.Tensor(np.ones((2, 3))), mc.Tensor(np.ones((4, 5))))

@@ -156,7 +156,7 @@ class _GraphBuilder:
             name = self.names.parameter(tensor) or self.names.buffer(tensor)
             if name is None:
                 name = self._unique(f"{self.call.prefix}/{label}")
-            self.initializers.append(numpy_helper.from_array(backend.to_device(tensor.data, "cpu"), name))
+            self.initializers.append(numpy_helper.from_array(backend.to_device(tensor.array, "cpu"), name))
             self.taken.add(name)
             self.values[id(tensor)] = name
         return self.values[id(tensor)]

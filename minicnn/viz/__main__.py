@@ -18,7 +18,7 @@ import numpy as np
 import minicnn as mc
 from minicnn import models, recipes
 from minicnn.data import DataError, load_dataset
-from minicnn.evaluate import load_for_command
+from minicnn.cli import load_for_command, unknown_arch
 from minicnn.nn import Conv2d
 from minicnn.viz.graph import graph
 from minicnn.viz.images import feature_maps, filters
@@ -49,7 +49,7 @@ def build_parser():
 
 def draw_graph(args):
     if args.arch not in models.list():
-        raise SystemExit(f"minicnn viz graph: unknown --arch {args.arch!r}; choose one of: {', '.join(models.list())}")
+        raise SystemExit(f"minicnn viz graph: {unknown_arch(args.arch)}")
     try:
         size = tuple(int(v) for v in args.input.split(",")) if args.input else models.info(args.arch).input_size
         if len(size) != 3:

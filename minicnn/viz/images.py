@@ -21,7 +21,7 @@ import numpy as np
 
 from minicnn import backend
 from minicnn.nn import Conv2d
-from minicnn.serialization import atomic_write
+from minicnn.atomic import atomic_write
 from minicnn.tensor import Tensor
 
 __all__ = ["image_grid", "filters", "feature_maps"]

@@ -13,7 +13,7 @@ from PIL import Image
 from minicnn import models, recipes, train
 from minicnn.data import fashion_mnist
 from minicnn.data.datasets import DEBIAN_FASHION
-from minicnn.evaluate import load_trained
+from minicnn.trained import load_trained
 from minicnn.viz.__main__ import main
 from minicnn.viz.images import feature_maps
 from tests.viz.test_graph import GRAD_COLOR, parse_dot

@@ -36,8 +36,9 @@ def use_device(command, flag, default="auto", pick=backend.pick_device):
 
 def unknown_arch(name):
     """The message for an --arch that is not registered, with the nearest registered names."""
-    close = difflib.get_close_matches(name, models.list(), n=3, cutoff=0.6)
-    hint = f"did you mean {' or '.join(close)}? " if close else ""
+    close = difflib.get_close_matches(name, models.list(), n=6, cutoff=0.6)
+    close = sorted(close, key=lambda c: not c.startswith(name))[:3]     # 'resnet2': resnet20 before resnet32
+    hint = f"did you mean {', '.join(close)}? " if close else ""
     return f"unknown --arch {name!r}; {hint}the models are: {', '.join(models.list())}"
 
 

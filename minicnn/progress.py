@@ -24,7 +24,7 @@ class _Silent:
     def update(self, n=1):
         pass
 
-    def set_postfix(self, ordered_dict=None, **kwargs):
+    def set_postfix(self, ordered_dict=None, refresh=True, **kwargs):
         pass
 
     def close(self):
@@ -56,7 +56,7 @@ class _Lines:
         print(f"{self.desc}: {self.n}/{self.total} ({100 * self.n // max(self.total, 1)}%{eta}){extra}",
               file=self.stream, flush=True)
 
-    def set_postfix(self, ordered_dict=None, **kwargs):
+    def set_postfix(self, ordered_dict=None, refresh=True, **kwargs):
         self.postfix = {**(ordered_dict or {}), **kwargs}
 
     def close(self):

@@ -165,7 +165,7 @@ class Trainer:
                 postfix["aux loss"] = f"{run['aux_sum'] / run['images']:.4f}"
             postfix.update({"top-1": f"{run['correct'] / run['images']:.3f}", "img/s": f"{timed / elapsed:.0f}",
                             "run ETA": duration(left * elapsed / steps)})
-            bar.set_postfix(postfix)
+            bar.set_postfix(postfix, refresh=False)          # update() draws it, with the new count
             bar.update(1)
         bar.close()
         elapsed = max(time.perf_counter() - start, 1e-9)

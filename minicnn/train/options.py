@@ -46,8 +46,11 @@ def val_split(text):
 
 
 def build_parser():
-    p = argparse.ArgumentParser(prog="python -m minicnn.train", description=__doc__.split("\n\n")[0].replace(
-        "The training command's flags", "Train a model"), formatter_class=_HelpFormatter)
+    p = argparse.ArgumentParser(prog="python -m minicnn.train", formatter_class=_HelpFormatter,
+                                description="Train any registered model, e.g. --arch vgg16: the architecture's "
+                                            "recipe on Fashion-MNIST unless flags say otherwise. Validation is "
+                                            "held out of the training set; the test set is scored once, at the "
+                                            "end, into test.json.")
     p.add_argument("--arch", help="model (required unless --resume): " + ", ".join(models.list()))
     p.add_argument("--dataset", default=None, help="fashion-mnist (default), mnist, cifar10, cifar100 or a folder")
     p.add_argument("--data-dir", default=None, help="folder holding the dataset's files")

@@ -77,7 +77,7 @@ class Trainer:
         self.epoch, self.batch, self.best = 0, 0, -1.0
         self.running = _fresh_running()
         self.history = []
-        self.saved_at = None                    # (epoch, batch) of the newest last.safetensors
+        self.saved_at, self.saved_time = None, time.monotonic()    # (epoch, batch) and time of the newest last
         self.profiler, self.steps_run, self.profiled = Profiler(), 0, 0
 
     # ---- checkpoints ----------------------------------------------------------------------

@@ -176,3 +176,41 @@ def test_every_architecture_has_a_recipe_and_an_input_size():
         assert size >= mc.models.info(arch).min_size
     assert recipes.input_size("lenet5_28", 28) == 28 and recipes.input_size("resnet20", 28) == 32
     assert recipes.input_size("vgg16", 28) == 32 and recipes.input_size("googlenet", 28) == 224
+
+
+class TwoHeads(mc.nn.Module):
+    """A classifier with one auxiliary head, as GoogLeNet has two: (logits, aux logits) in training."""
+
+    def __init__(self):
+        super().__init__()
+        self.main, self.aux = mc.nn.Linear(784, 10), mc.nn.Linear(784, 10)
+        self.aux_logits = True
+
+    def forward(self, x):
+        x = x.reshape((x.shape[0], -1))
+        return (self.main(x), self.aux(x)) if self.training else self.main(x)
+
+
+@needs_data
+def test_auxiliary_losses_are_reported_apart_from_the_main_loss(tmp_path):
+    from minicnn.train.metrics import epoch_line, write_metrics
+
+    config = train.resolve(train.build_parser().parse_args(QUICK + ["--subset", "96", "--aux-weight", "0.3"]))
+    trainer = train.Trainer(config)
+    trainer.model = TwoHeads()
+    trainer.has_aux = True
+    trainer.optimizer = mc.optim.SGD(trainer.model.parameters(), lr=0.0)
+    x, y = next(iter(trainer.train_loader))
+    with mc.no_grad():
+        main_loss = trainer.loss_fn(trainer.model.main(x.reshape((32, -1))), y).item()
+        aux_loss = trainer.loss_fn(trainer.model.aux(x.reshape((32, -1))), y).item()
+    _, value, aux = trainer.train_step(x, y, 0)
+    assert value == pytest.approx(main_loss, rel=1e-6) and aux == pytest.approx(0.3 * aux_loss, rel=1e-6)
+    trainer.folder = str(tmp_path)
+    metrics = trainer.train_epoch(False, train.trainer.StopSignals(False))
+    assert {"train_loss", "train_aux_loss"} <= set(metrics) and metrics["train_aux_loss"] > 0
+    metrics.update(epoch=1, lr=0.0)
+    assert "train loss " + f"{metrics['train_loss']:.4f} (+ aux {metrics['train_aux_loss']:.4f})" in epoch_line(metrics)
+    write_metrics([metrics], tmp_path / "metrics.csv")
+    header = open(tmp_path / "metrics.csv").readline().strip().split(",")
+    assert header == ["epoch", "train_loss", "train_aux_loss", "train_top1", "lr", "images_per_s"]

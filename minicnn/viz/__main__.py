@@ -21,7 +21,7 @@ import numpy as np
 import minicnn as mc
 from minicnn import models, recipes
 from minicnn.data import DataError, load_dataset
-from minicnn.cli import load_for_command, unknown_arch
+from minicnn.cli import load_for_command, unknown_arch, use_device
 from minicnn.nn import Conv2d
 from minicnn.viz.graph import graph
 from minicnn.viz.images import feature_maps, filters, scale_for
@@ -54,6 +54,7 @@ def build_parser():
 
 
 def draw_graph(args):
+    use_device("viz graph", "cpu")          # not $MINICNN_DEVICE: two images draw quickest on the CPU
     if args.arch not in models.list():
         raise SystemExit(f"minicnn viz graph: {unknown_arch(args.arch)}")
     try:

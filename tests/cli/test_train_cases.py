@@ -112,12 +112,14 @@ def test_an_explicit_device_beats_minicnn_device_in_every_command(tmp_path):
     Image.new("L", (28, 28)).save(image)
     for module, args in (("minicnn.evaluate", ["--checkpoint", checkpoint, "--subset", "32", "--no-progress"]),
                          ("minicnn.predict", ["--checkpoint", checkpoint, image]),
-                         ("minicnn.summary", ["--arch", "lenet5"])):
+                         ("minicnn.summary", ["--arch", "lenet5"]), ("minicnn.demo", ["--steps", "1"])):
         done = command(module, *args, "--device", "cpu", env=env)
         assert done.returncode == 0 and "Traceback" not in done.stderr, (module, done.stderr)
         done = command(module, *args, env=env)                  # without --device the variable is used ...
         assert done.returncode == 1 and "Traceback" not in done.stderr, (module, done.stderr)
         assert "MINICNN_DEVICE=tpu (--device overrides it): unknown device 'tpu'" in done.stderr   # ... and named
+    done = command("minicnn.viz", "graph", "--arch", "lenet5", "--out", tmp_path / "g.dot", env=env)
+    assert done.returncode == 0, done.stderr                     # graphs are drawn on the CPU, whatever is set
 
 
 @pytest.mark.skipif(backend.cuda_available(), reason="needs a machine without a GPU")

@@ -173,7 +173,8 @@ def resume_config(saved, args, parser):
     with a mix of two configurations that no run folder describes.
     """
     given = {key: value for key, value in vars(args).items() if value is not None and key not in ("resume", "out")}
-    conflicts = [f"--{key.replace('_', '-')} {value} (the run's: {saved.get(key)})" for key, value in given.items()
+    shown = lambda key: "the default" if saved.get(key) is None else saved[key]     # noqa: E731
+    conflicts = [f"--{key.replace('_', '-')} {value} (the run's: {shown(key)})" for key, value in given.items()
                  if key not in RESUMABLE and value != saved.get(key)]
     if conflicts:
         parser.error(f"--resume {args.resume} continues a {saved['arch']} run as it was started, but "

@@ -158,14 +158,8 @@ class Trainer:
                 raise StopRequested
             if every and time.monotonic() - self.saved_time >= every and self.batch < steps_per_epoch:
                 self.save(LAST)                 # bounds what a kill -9 or a power cut costs
-            elapsed = time.perf_counter() - start
-            left = steps_per_epoch - self.batch + (self.config["epochs"] - self.epoch - 1) * steps_per_epoch
-            postfix = {"loss": f"{run['loss_sum'] / run['images']:.4f}"}
-            if self.has_aux:
-                postfix["aux loss"] = f"{run['aux_sum'] / run['images']:.4f}"
-            postfix.update({"top-1": f"{run['correct'] / run['images']:.3f}", "img/s": f"{timed / elapsed:.0f}",
-                            "run ETA": duration(left * elapsed / steps)})
-            bar.set_postfix(postfix, refresh=False)          # update() draws it, with the new count
+            bar.set_postfix(self._postfix(timed, time.perf_counter() - start, steps, steps_per_epoch),
+                            refresh=False)          # update() draws it, with the new count
             bar.update(1)
         bar.close()
         elapsed = max(time.perf_counter() - start, 1e-9)
@@ -178,6 +172,18 @@ class Trainer:
             metrics["allreduce_ms"] = 1000 * (self.average_gradients.seconds - allreduce_seconds) / max(steps, 1)
         self.running = _fresh_running()
         return metrics
+
+    def _postfix(self, timed, elapsed, steps, steps_per_epoch):
+        """The progress numbers: this epoch's loss (aux apart) and top-1 so far, speed, and the ETA of
+        the whole run at this session's speed."""
+        run = self.running
+        left = steps_per_epoch - self.batch + (self.config["epochs"] - self.epoch - 1) * steps_per_epoch
+        postfix = {"loss": f"{run['loss_sum'] / run['images']:.4f}"}
+        if self.has_aux:
+            postfix["aux loss"] = f"{run['aux_sum'] / run['images']:.4f}"
+        postfix.update({"top-1": f"{run['correct'] / run['images']:.3f}", "img/s": f"{timed / elapsed:.0f}",
+                        "run ETA": duration(left * elapsed / steps)})
+        return postfix
 
     def train_step(self, x, y, b):
         """Forward, loss, backward, update; returns the logits, the main classifier's loss and the

@@ -14,10 +14,12 @@ setup(
         "fast": ["numba"],
         # Data-parallel training; needs an MPI library (apt-get install openmpi-bin libopenmpi-dev).
         "dist": ["mpi4py>=4"],
+        # python -m minicnn.export: onnx writes and checks the file, onnxruntime runs it.
+        "onnx": ["onnx", "onnxruntime"],
         # torch is a test/benchmark oracle only; minicnn/ never imports it. pydot parses the
         # graph pictures' DOT text back in the tests; mpi4py runs the 2-rank training tests.
         # Pinned exactly: any other version pulls gigabytes of CUDA wheels.
         "dev": ["pytest", "pytest-xdist", "hypothesis", "torch==2.13.0", "numba", "threadpoolctl", "dezero",
-                "pydot", "mkdocs", "nbclient", "nbformat", "ipykernel", "mpi4py>=4"],
+                "pydot", "mkdocs", "nbclient", "nbformat", "ipykernel", "mpi4py>=4", "onnx", "onnxruntime"],
     },
 )

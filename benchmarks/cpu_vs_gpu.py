@@ -69,14 +69,14 @@ def synchronizer(library, device, anchor):
 def time_op(library, device, op, arrays, kwargs, repeats):
     if library == "minicnn":
         tensors = [mc.Tensor(a, requires_grad=True, device=device) for a in arrays]
-        ones = backend.get_array_module(tensors[0].data).ones       # the output gradient, on the device
+        ones = backend.get_array_module(tensors[0].array).ones       # the output gradient, on the device
 
         def run():
             y = op(*tensors, **kwargs)
             y.backward(ones(y.shape, np.float32))
             for t in tensors:
                 t.grad = None
-        sync = synchronizer(library, device, tensors[0].data)
+        sync = synchronizer(library, device, tensors[0].array)
     else:
         tensors = [torch.tensor(a, device=device, requires_grad=True) for a in arrays]
 
@@ -103,7 +103,7 @@ def time_step(library, device, arch, batch, repeats):
             opt.zero_grad()
             mc.ops.cross_entropy(model(xt), yt).backward()
             opt.step()
-        sync = synchronizer(library, device, xt.data)
+        sync = synchronizer(library, device, xt.array)
     else:
         model = torch_model(arch).to(device)
         opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9, weight_decay=5e-4)

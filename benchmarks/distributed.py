@@ -72,7 +72,7 @@ def worker(repeats):
             phases["allreduce_ms"].append(1e3 * (reduced - waited))
             phases["step_ms"].append(1e3 * (end - start))
     result = {k: statistics.median(v) for k, v in phases.items()}
-    result["gradient_bytes"] = sum(p.data.nbytes for p in model.parameters())
+    result["gradient_bytes"] = sum(p.array.nbytes for p in model.parameters())
     result["buckets"] = len(average.buckets)
     result["allreduce_alone_ms"] = {}
     for name in PAPER_MODELS:

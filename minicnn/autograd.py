@@ -7,6 +7,10 @@ each Function remembers its inputs. ``Tensor.backward()`` then walks that graph 
 
 There is no double backprop: backward works on plain arrays, so gradients of gradients are
 not recorded. That keeps every backward a short, readable formula.
+
+In-place ops (``x.add_(1)``) change a tensor's array after a Function may have saved it. Each
+tensor counts its in-place writes (``_version``); a Function notes the count of every input and
+output whose array it saved, and backward refuses to run it when a count moved, as PyTorch does.
 """
 import contextlib
 import heapq
@@ -136,7 +140,7 @@ class Function:
 
     def __call__(self, *inputs):
         name = type(self).__name__
-        devices = {device_of(x.data) for x in inputs}
+        devices = {device_of(x.array) for x in inputs}
         if len(devices) > 1:
             raise DeviceError(f"{name}: inputs are on different devices ({' and '.join(sorted(devices))}); "
                               "move them to one device with .to(device) first")
@@ -145,13 +149,18 @@ class Function:
         self.saved = ()
         for observer in _observers:
             observer.op_begin(self, "forward")
-        ys = self.forward(*(x.data for x in inputs))
+        ys = self.forward(*(x.array for x in inputs))
         single = not isinstance(ys, tuple)
         outputs = [Tensor._from_op(y) for y in ((ys,) if single else ys)]
+        for y in outputs:
+            _share_version_with_base(y, inputs)
         if record:
             self.inputs = inputs
             self.module = current_module()      # for graph pictures and the profiler's backward rows
             self.generation = max(x.generation for x in inputs)
+            for x in inputs:
+                if x.creator is not None:       # an in-place op on x later puts a copy in its place here
+                    x._consumers.append(weakref.ref(self))
             for y in outputs:
                 y.requires_grad = True
                 y.creator = self
@@ -159,9 +168,28 @@ class Function:
             # Outputs are held weakly: the graph lives exactly as long as its results.
             self.outputs = [weakref.ref(y) for y in outputs]
             self.output_meta = [(y.shape, y.dtype) for y in outputs]
+            self.saved_versions = [(weakref.ref(t), t._version) for t in (*inputs, *outputs)
+                                   if any(a is t.array for a in self.saved)]
         for observer in _observers:
             observer.op_end(self, "forward", inputs, outputs)
         return outputs[0] if single else tuple(outputs)
+
+    def __repr__(self):
+        return f"<{type(self).__name__}Backward>"
+
+    @property
+    def next_functions(self):
+        """(Function, 0) for each input, None for inputs made by no Function, as in PyTorch's graph."""
+        return tuple((x.creator, 0) for x in (self.inputs or ()))
+
+    def check_saved_versions(self):
+        """Raise when an array this Function saved for backward was changed in place since."""
+        for ref, version in self.saved_versions:
+            t = ref()
+            if t is not None and t._version != version:
+                raise RuntimeError(f"backward: a tensor of shape {t.shape} that {type(self).__name__} saved for its "
+                                   f"backward was modified by an in-place operation (version {t._version}, "
+                                   f"saved at {version}); use an out-of-place op or .clone() before changing it")
 
     def save_for_backward(self, *arrays):
         """Keep the arrays backward needs; nothing is kept when no gradient is wanted."""
@@ -180,7 +208,7 @@ class Function:
         self.saved = None
 
 
-def backward(root, grad=None, retain_graph=False):
+def backward(root, gradient=None, retain_graph=False):
     """Backpropagate from ``root``: fill ``.grad`` of every leaf tensor that requires grad.
 
     The walk is iterative: Functions wait in a heap ordered by generation (depth from the
@@ -191,16 +219,16 @@ def backward(root, grad=None, retain_graph=False):
     if not root.requires_grad:
         raise RuntimeError("backward: this tensor does not require grad and has no graph "
                            "(was it computed under no_grad(), or from tensors with requires_grad=False?)")
-    xp = get_array_module(root.data)
-    if grad is None:
-        if root.size != 1:
-            raise RuntimeError(f"backward: grad can be omitted only for a single-element output, "
-                               f"got shape {root.shape}; pass grad= with that shape")
-        grad = xp.ones_like(root.data)
+    xp = get_array_module(root.array)
+    if gradient is None:
+        if root.numel() != 1:
+            raise RuntimeError(f"backward: gradient can be omitted only for a single-element output, "
+                               f"got shape {root.shape}; pass gradient= with that shape")
+        grad = xp.ones_like(root.array)
     else:
-        grad = grad.data if isinstance(grad, Tensor) else xp.asarray(grad, dtype=root.dtype)
+        grad = gradient.array if isinstance(gradient, Tensor) else xp.asarray(gradient, dtype=root.dtype)
         if grad.shape != root.shape:
-            raise ValueError(f"backward: grad has shape {grad.shape}, expected the output's shape {root.shape}")
+            raise ValueError(f"backward: gradient has shape {grad.shape}, expected the output's shape {root.shape}")
     if root.creator is None:
         _accumulate_leaf(root, grad)
         return
@@ -219,6 +247,7 @@ def backward(root, grad=None, retain_graph=False):
         if f.inputs is None:
             raise RuntimeError(f"backward: the graph through {type(f).__name__} was already freed by a "
                                "previous backward; pass retain_graph=True to the first backward to keep it")
+        f.check_saved_versions()
         gys = []
         for ref, (shape, dtype) in zip(f.outputs, f.output_meta):
             y = ref()
@@ -249,6 +278,16 @@ def backward(root, grad=None, retain_graph=False):
             f.release()
 
 
+def _share_version_with_base(y, inputs):
+    """An output whose array is a view of an input's (reshape, transpose, basic indexing) shares that
+    input's version counter: a write through either one changes both."""
+    base = y.array.base if y.array.base is not None else None
+    for x in inputs:
+        if y.array is x.array or (base is not None and (base is x.array or base is x.array.base)):
+            y._version_counter, y._is_view = x._version_counter, True
+            return
+
+
 def _owned(g, gys, gxs):
     """True when g is an array that nothing else holds: not a view, not an upstream gradient
     passed through (add hands gy to both inputs), not returned for two inputs. A leaf may keep
@@ -259,6 +298,6 @@ def _owned(g, gys, gxs):
 def _accumulate_leaf(x, g, owned=False):
     # .grad must be an array of its own: optimisers and clipping update it in place.
     if x.grad is not None:
-        x.grad = Tensor._from_op(x.grad.data + g)
+        x.grad = Tensor._from_op(x.grad.array + g)
     else:
         x.grad = Tensor._from_op(g if owned and g.dtype == x.dtype else g.astype(x.dtype, copy=True))

@@ -15,7 +15,7 @@ from numpy.lib.stride_tricks import as_strided as _np_as_strided
 __all__ = [
     "DeviceError", "is_array", "get_array_module", "device_of", "to_device", "normalize_device", "pick_device",
     "cuda_available", "device_name", "get_default_device", "set_default_device", "as_strided", "scatter_add",
-    "cupy_generator", "synchronize", "cuda_device_count",
+    "cupy_generator", "synchronize", "cuda_device_count", "device",
 ]
 
 
@@ -101,6 +101,24 @@ def normalize_device(device):
     if d.startswith("cuda:") and d[5:].isdigit():
         return d
     raise ValueError(f"unknown device {device!r}: expected 'cpu', 'cuda' or 'cuda:N'")
+
+
+class device(str):
+    """A device as PyTorch names it: ``device('cuda')``, ``device('cuda', 1)``, ``device('cpu')``.
+
+    It is the normalised device string ('cpu', 'cuda:0') with ``type`` and ``index`` attributes, so it
+    goes wherever a device string does (``tensor.to(d)``, ``model.to(d)``) and equals that string.
+    """
+
+    def __new__(cls, type, index=None):
+        name = normalize_device(type if index is None else f"{type}:{index}")
+        self = super().__new__(cls, name)
+        self.type, _, number = name.partition(":")
+        self.index = int(number) if number else None
+        return self
+
+    def __repr__(self):
+        return f"device(type='{self.type}'" + (f", index={self.index})" if self.index is not None else ")")
 
 
 def pick_device(name):

@@ -68,7 +68,7 @@ def main(argv=None):
 
     rng = np.random.default_rng(args.seed)
     params = init_params(rng, args.device)
-    print(f"minicnn demo on {args.device}: {sum(p.size for p in params.values())} parameters, "
+    print(f"minicnn demo on {args.device}: {sum(p.numel() for p in params.values())} parameters, "
           f"{args.steps} SGD steps of batch {args.batch_size}")
     start = time.perf_counter()
     for step in range(1, args.steps + 1):
@@ -79,7 +79,7 @@ def main(argv=None):
             p.grad = None
         loss.backward()
         for p in params.values():                      # plain SGD: p <- p - lr * dL/dp
-            p.data -= args.lr * p.grad.data
+            p.array -= args.lr * p.grad.array
         if step % 25 == 0 or step == 1:
             print(f"step {step:4d}  loss {loss.item():.4f}")
 

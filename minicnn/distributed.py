@@ -83,7 +83,7 @@ class World:
     def broadcast_module(self, module):
         """Give every rank rank 0's parameters and buffers."""
         for t in list(module.parameters()) + list(module.buffers()):
-            self.broadcast(t.data)
+            self.broadcast(t.array)
 
 
 SINGLE_PROCESS = World()
@@ -192,11 +192,11 @@ class GradientAverager:
         self.world, self.seconds, self.calls = world, 0.0, 0
         self.buckets, current, size = [], [], 0
         for p in reversed([p for p in parameters if p.requires_grad]):
-            if current and (p.dtype != current[0].dtype or size + p.data.nbytes > bucket_bytes):
+            if current and (p.dtype != current[0].dtype or size + p.array.nbytes > bucket_bytes):
                 self.buckets.append(current)
                 current, size = [], 0
             current.append(p)
-            size += p.data.nbytes
+            size += p.array.nbytes
         if current:
             self.buckets.append(current)
         self._buffers = [None] * len(self.buckets)
@@ -209,27 +209,27 @@ class GradientAverager:
             flat = self._buffer(i, bucket)
             offset = 0
             for p in bucket:
-                flat[offset:offset + p.size] = 0 if p.grad is None else p.grad.data.ravel()
-                offset += p.size
+                flat[offset:offset + p.numel()] = 0 if p.grad is None else p.grad.array.ravel()
+                offset += p.numel()
             self.world.allreduce_sum(flat)
             flat /= self.world.size
             offset = 0
             for p in bucket:
-                mean = flat[offset:offset + p.size].reshape(p.shape)
+                mean = flat[offset:offset + p.numel()].reshape(p.shape)
                 if p.grad is None:
                     p.grad = Tensor._from_op(mean.copy())
                 else:
-                    p.grad.data[...] = mean
-                offset += p.size
+                    p.grad.array[...] = mean
+                offset += p.numel()
             self.calls += 1
         backend.synchronize(flat)
         self.seconds += time.perf_counter() - start
 
     def _buffer(self, i, bucket):
         """The bucket's flat array, allocated once on the parameters' device (moved models get a new one)."""
-        first = bucket[0].data
+        first = bucket[0].array
         buf = self._buffers[i]
         if buf is None or backend.device_of(buf) != backend.device_of(first):
             xp = backend.get_array_module(first)
-            buf = self._buffers[i] = xp.empty(sum(p.size for p in bucket), first.dtype)
+            buf = self._buffers[i] = xp.empty(sum(p.numel() for p in bucket), first.dtype)
         return buf

@@ -70,14 +70,14 @@ def predict_log_probs(model, loader, ten_crop, progress=False):
     with mc.no_grad():
         for x, y in loader:
             if ten_crop:                                            # x: (10, B, C, S, S)
-                xp = backend.get_array_module(x.data)
-                crops = xp.stack([mc.ops.log_softmax(model(x[c])).data for c in range(10)])    # (10, B, K)
+                xp = backend.get_array_module(x.array)
+                crops = xp.stack([mc.ops.log_softmax(model(x[c])).array for c in range(10)])    # (10, B, K)
                 top = crops.max(axis=0)                             # log mean_c p_c, without underflow
                 lp = top + xp.log(xp.exp(crops - top).sum(axis=0)) - math.log(10)
             else:
-                lp = mc.ops.log_softmax(model(x)).data
+                lp = mc.ops.log_softmax(model(x)).array
             log_probs.append(backend.to_device(lp, "cpu"))
-            labels.append(backend.to_device(y.data, "cpu"))
+            labels.append(backend.to_device(y.array, "cpu"))
             bar.update(1)
     bar.close()
     return np.concatenate(log_probs).astype(np.float64), np.concatenate(labels)

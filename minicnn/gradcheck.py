@@ -42,26 +42,26 @@ def gradcheck(fn, inputs, eps=1e-6, atol=1e-6, rtol=1e-4, seed=0, raise_exceptio
         if inputs[i].dtype != np.float64:
             raise TypeError(f"gradcheck: input {i} has dtype {inputs[i].dtype}; finite differences need "
                             f"float64 (create it with dtype=np.float64)")
-        xp = get_array_module(inputs[i].data)
-        inputs[i].data = xp.ascontiguousarray(inputs[i].data)   # so reshape(-1) below is a view
+        xp = get_array_module(inputs[i].array)
+        inputs[i].array = xp.ascontiguousarray(inputs[i].array)   # so reshape(-1) below is a view
         inputs[i].grad = None
 
     y = fn(*inputs)
     if not isinstance(y, Tensor):
         raise TypeError(f"gradcheck: fn must return a Tensor, got {type(y).__name__}")
-    xp = get_array_module(y.data)
+    xp = get_array_module(y.array)
     gy = xp.asarray(np.random.default_rng(seed).standard_normal(y.shape))
     y.backward(gy)
 
     def objective():
         with no_grad():
-            return float((fn(*inputs).data * gy).sum())
+            return float((fn(*inputs).array * gy).sum())
 
     for i in checked:
         x = inputs[i]
-        analytic = x.grad.data if x.grad is not None else xp.zeros_like(x.data)
-        numeric = xp.zeros_like(x.data)
-        flat, numeric_flat = x.data.reshape(-1), numeric.reshape(-1)
+        analytic = x.grad.array if x.grad is not None else xp.zeros_like(x.array)
+        numeric = xp.zeros_like(x.array)
+        flat, numeric_flat = x.array.reshape(-1), numeric.reshape(-1)
         for k in range(flat.size):
             original = float(flat[k])
             flat[k] = original + eps

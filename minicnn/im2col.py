@@ -12,10 +12,10 @@ would not. Pooling reduces a window view (N, C, KH, KW, OH, OW) over its (i, j) 
 import math
 import os
 
-from minicnn.backend import as_strided, device_of, get_array_module
+from minicnn.backend import as_strided, get_array_module
 
 __all__ = ["conv_outsize", "pool_outsize", "pad_spatial", "window_view", "im2col", "col2im",
-           "batch_chunks", "set_max_col_bytes", "scratch"]
+           "batch_chunks", "set_max_col_bytes"]
 
 # Upper bound on one column buffer; a larger batch is processed in chunks.
 max_col_bytes = int(float(os.environ.get("MINICNN_IM2COL_MB", "256")) * 2**20)
@@ -27,24 +27,6 @@ def set_max_col_bytes(nbytes):
     if nbytes <= 0:
         raise ValueError(f"set_max_col_bytes: the limit must be positive, got {nbytes}")
     max_col_bytes = int(nbytes)
-
-
-_scratch = {}   # (device, dtype) -> the one reusable column buffer
-
-
-def scratch(like, size):
-    """A 1-D buffer of ``size`` elements of ``like``'s dtype and device, reused from call to call.
-
-    A fresh buffer of tens of MiB costs more in page faults on first touch than the im2col copy
-    itself; reusing one (like cuDNN's workspace) makes that cost once. The contents are only
-    valid until the next call: use it for a column array that dies inside the op.
-    """
-    key = (device_of(like), like.dtype.str)
-    buf = _scratch.get(key)
-    if buf is None or buf.size < size:
-        _scratch.pop(key, None)      # free the old one before allocating the larger one
-        buf = _scratch[key] = get_array_module(like).empty(size, dtype=like.dtype)
-    return buf[:size]
 
 
 def batch_chunks(N, bytes_per_sample):
@@ -93,21 +75,13 @@ def window_view(x_padded, KH, KW, SH, SW, OH, OW):
     return as_strided(x_padded, (N, C, KH, KW, OH, OW), (sN, sC, sH, sW, sH * SH, sW * SW))
 
 
-def im2col(x, KH, KW, SH, SW, pads, OH, OW, out=None):
-    """(N, C, H, W) -> col of shape (C*KH*KW, N*OH*OW): one strided copy, no Python loop.
-
-    ``out`` (a 1-D buffer of at least that many elements, e.g. from ``scratch``) receives the
-    copy; without it a new array is allocated.
-    """
+def im2col(x, KH, KW, SH, SW, pads, OH, OW):
+    """(N, C, H, W) -> col of shape (C*KH*KW, N*OH*OW): one strided copy, no Python loop."""
     xp = get_array_module(x)
     view = window_view(xp.ascontiguousarray(pad_spatial(x, pads)), KH, KW, SH, SW, OH, OW)
     view = view.transpose(1, 2, 3, 0, 4, 5)                           # (C, KH, KW, N, OH, OW)
     N, C = x.shape[:2]
-    if out is None:
-        return xp.ascontiguousarray(view).reshape(C * KH * KW, N * OH * OW)
-    col = out[:view.size].reshape(view.shape)
-    col[...] = view
-    return col.reshape(C * KH * KW, N * OH * OW)
+    return xp.ascontiguousarray(view).reshape(C * KH * KW, N * OH * OW)
 
 
 def col2im(col, x_shape, SH, SW, pads):

@@ -13,6 +13,7 @@ class ModuleNames:
         self.roots = []       # kept alive so that the ids below stay theirs
         self._modules = {}    # id(module) -> qualified name
         self._params = {}     # id(parameter) -> qualified name
+        self._buffers = {}    # id(buffer) -> qualified name ("bn1.running_mean")
 
     def add_root(self, root):
         if id(root) in self._modules:
@@ -22,6 +23,8 @@ class ModuleNames:
             self._modules.setdefault(id(module), name or type(root).__name__)
         for name, param in root.named_parameters():
             self._params.setdefault(id(param), name)
+        for name, buffer in root.named_buffers():
+            self._buffers.setdefault(id(buffer), name)
 
     def module(self, module):
         """The qualified name, the class name for a module of no known root, "-" for None."""
@@ -32,3 +35,7 @@ class ModuleNames:
     def parameter(self, tensor):
         """The qualified name of a parameter of a known root, else None."""
         return self._params.get(id(tensor))
+
+    def buffer(self, tensor):
+        """The qualified name of a buffer (batch norm's running statistics) of a known root, else None."""
+        return self._buffers.get(id(tensor))

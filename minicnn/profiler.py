@@ -115,7 +115,7 @@ class Profiler(Observer):
             return                       # the op began before the profile
         if phase == "forward":
             module = current_module()
-            in_arrays, out_arrays = [x.data for x in inputs], [y.data for y in outputs]
+            in_arrays, out_arrays = [x.array for x in inputs], [y.array for y in outputs]
             saved = [a for a in (function.saved or ()) if is_array(a)]
             saved_bytes = _new_bytes(saved, in_arrays + out_arrays)
         else:

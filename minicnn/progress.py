@@ -35,8 +35,8 @@ class _Lines:
     """The stand-in for a bar where nobody watches a terminal: a line at each 10% step or each
     ``every_s`` seconds; each line shows the position, the ETA of this bar and the postfix."""
 
-    def __init__(self, total, desc, initial, every_s, stream):
-        self.total, self.desc, self.n, self.every_s, self.stream = total, desc, initial, every_s, stream
+    def __init__(self, total, desc, initial, every_s, stream, unit):
+        self.total, self.desc, self.n, self.every_s, self.stream, self.unit = total, desc, initial, every_s, stream, unit
         self.start_n, self.start = initial, time.monotonic()
         self.last, self.next_tenth = self.start, initial * 10 // max(total, 1) + 1
         self.postfix = {}
@@ -52,6 +52,8 @@ class _Lines:
     def _print(self, now):
         rate = (self.n - self.start_n) / max(now - self.start, 1e-9)
         eta = f", ETA {duration((self.total - self.n) / rate)}" if rate > 0 and self.n < self.total else ""
+        if self.unit == "B":                        # a download: its speed too
+            eta += f", {rate / 2**20:.1f} MiB/s"
         extra = "".join(f"  {k} {v}" for k, v in self.postfix.items())
         print(f"{self.desc}: {self.n}/{self.total} ({100 * self.n // max(self.total, 1)}%{eta}){extra}",
               file=self.stream, flush=True)
@@ -63,14 +65,15 @@ class _Lines:
         pass
 
 
-def progress_bar(total, desc, enabled=True, initial=0, every_s=60.0, stream=None):
-    """A bar over ``total`` steps starting at ``initial``: tqdm when ``stream`` (stderr) is a terminal,
-    periodic lines when it is not, nothing when not ``enabled``. All three have update(n),
-    set_postfix({name: value}) and close()."""
+def progress_bar(total, desc, enabled=True, initial=0, every_s=60.0, stream=None, unit="batch"):
+    """A bar over ``total`` steps (batches, or bytes: ``unit="B"``) starting at ``initial``: tqdm when
+    ``stream`` (stderr) is a terminal, periodic lines when it is not, nothing when not ``enabled``.
+    All three have update(n), set_postfix({name: value}) and close()."""
     if not enabled:
         return _Silent()
     stream = stream or sys.stderr
     if not stream.isatty():
-        return _Lines(total, desc, initial, every_s, stream)
+        return _Lines(total, desc, initial, every_s, stream, unit)
     from tqdm import tqdm
-    return tqdm(total=total, initial=initial, desc=desc, unit="batch", leave=False, dynamic_ncols=True, file=stream)
+    return tqdm(total=total, initial=initial, desc=desc, unit=unit, unit_scale=unit == "B", leave=False,
+                dynamic_ncols=True, file=stream)

@@ -5,7 +5,7 @@ any safetensors-aware tool (``safetensors.torch.load_file`` gives tensors that a
 ``load_state_dict`` accepts as they are).
 
 What can be saved: nested dicts (str or int keys), lists, tuples, arrays (NumPy or CuPy),
-``Tensor``s (their ``.data``), Python numbers, bools, strings and None, e.g.::
+``Tensor``s (their ``.array``), Python numbers, bools, strings and None, e.g.::
 
     {"model": model.state_dict(), "optimizer": opt.state_dict(), "epoch": 3}
 
@@ -49,6 +49,7 @@ from safetensors.numpy import save_file as _save_file
 
 from minicnn import backend
 from minicnn.atomic import atomic_write
+from minicnn.nn.module import Module
 from minicnn.tensor import Tensor
 
 __all__ = ["save", "load", "CheckpointError"]
@@ -85,7 +86,11 @@ class _Encoder:
         where = ".".join(path)          # the tensor name, and the place named in errors
         shown = where or "<top level>"
         if isinstance(value, Tensor):
-            value = value.data
+            value = value.array
+        if isinstance(value, Module):
+            raise TypeError(f"save: cannot store a whole model ({type(value).__name__}) at '{shown}': minicnn "
+                            "checkpoints hold arrays, never pickled code. Save model.state_dict() and load it "
+                            "into a freshly built model (zoo models: minicnn.models.get(name)) with load_state_dict")
         if backend.is_array(value):
             return {"tensor": self._add(_host_array(value, where), where)}
         if isinstance(value, np.generic) and value.dtype.kind in "biuf":
@@ -126,7 +131,8 @@ def save(obj, path):
     """Write ``obj`` (see the module docstring for what it may contain) to ``path`` atomically.
 
     Raises TypeError naming the key path ("save: cannot store value of type set at
-    'config.tags'") before anything is written when ``obj`` holds something unsupported.
+    'config.tags'") before anything is written when ``obj`` holds something unsupported. A whole
+    Module is refused: safetensors stores arrays, never code (save ``model.state_dict()`` instead).
     """
     path = os.fspath(path)
     encoder = _Encoder()
@@ -193,13 +199,21 @@ def _read(path):
     return metadata, tensors
 
 
-def load(path, device=None):
+def load(path, device=None, weights_only=True, map_location=None):
     """Read a checkpoint written by ``save`` (or any flat safetensors file).
 
     Returns the saved structure with arrays as NumPy arrays, or on ``device`` ("cpu", "cuda",
-    "cuda:N") when given. Raises CheckpointError (a ValueError) naming the file when it is
-    missing, truncated, corrupted, or its minicnn metadata is unreadable.
+    "cuda:N") when given (``map_location`` is PyTorch's name for it). Raises CheckpointError (a
+    ValueError) naming the file when it is missing, truncated, corrupted, or its minicnn metadata
+    is unreadable. ``weights_only=True`` is what minicnn always does; False (unpickle code) is refused.
     """
+    if not weights_only:
+        raise ValueError("load: weights_only=False is not supported: minicnn checkpoints are safetensors files "
+                         "that hold arrays only, never pickled code or whole models; load a state_dict "
+                         "(weights_only=True) into a freshly built model")
+    if device is not None and map_location is not None:
+        raise TypeError("load: give device or map_location, not both")
+    device = device if map_location is None else map_location
     path = os.fspath(path)
     if device is not None:
         device = backend.normalize_device(device)

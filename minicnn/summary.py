@@ -188,8 +188,8 @@ def summarize(model, input_size):
                         tracer.macs[name], field))
         if not any(True for _ in module.children()) and isinstance(out, Tensor):
             activation_bytes += 4 * math.prod(shape)
-    trainable = sum(p.size for p in model.parameters() if p.requires_grad)
-    used = {id(p): p.size for name, m in modules if name in tracer.rows
+    trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    used = {id(p): p.numel() for name, m in modules if name in tracer.rows
             for p in m._parameters.values() if p is not None}
     return Summary(rows, input_size, trainable, sum(used.values()), activation_bytes)
 

@@ -1,9 +1,9 @@
 """Shared fixtures: ``xp`` runs a test on NumPy always and on CuPy when a GPU is present;
 ``fast_path`` runs it on the NumPy reference ops and on the numba kernels."""
+import minicnn as mc  # noqa: I001  (before NumPy, so the fast kernels run on every core as in use)
 import numpy as np
 import pytest
 
-import minicnn as mc
 from minicnn import backend, fast
 
 

@@ -21,7 +21,7 @@ def small_cnn():
     model = nn.Sequential(nn.Conv2d(1, 4, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
                           nn.Conv2d(4, 6, 3), nn.ReLU(), nn.Flatten(), nn.Linear(6 * 2 * 2, 3))
     for p in model.parameters():
-        p.data = p.data.astype(np.float64)
+        p.array = p.array.astype(np.float64)
     return model
 
 
@@ -45,7 +45,7 @@ def train(out, steps, batch):
         optimizer.step()
     if world.is_main:
         np.savez(out, calls=average.calls, buckets=len(average.buckets),
-                 **{name: t.data for name, t in model.state_dict().items()})
+                 **{name: t.array for name, t in model.state_dict().items()})
 
 
 def fail():

@@ -1,5 +1,6 @@
 import numpy as np
 import pytest
+import torch
 
 import minicnn as mc
 from minicnn import ops
@@ -85,7 +86,7 @@ def test_nonscalar_backward_needs_grad():
     x = mc.Tensor([1.0, 2.0], requires_grad=True)
     with pytest.raises(RuntimeError, match="only for a single-element output"):
         (x * 2).backward()
-    with pytest.raises(ValueError, match=r"grad has shape \(3,\), expected the output's shape \(2,\)"):
+    with pytest.raises(ValueError, match=r"gradient has shape \(3,\), expected the output's shape \(2,\)"):
         (x * 2).backward(np.ones(3))
     (x * 2).backward(np.array([1.0, 10.0]))
     np.testing.assert_allclose(x.grad.numpy(), [2.0, 20.0])
@@ -120,11 +121,11 @@ def test_leaf_gradients_own_their_memory():
     (x + y).backward(upstream)                        # add hands the same gy to both inputs
     w = mc.Tensor(np.ones((2, 3)), requires_grad=True)
     (w.reshape(6) * 2).sum().backward()               # reshape's gradient is a view
-    grads = [x.grad.data, y.grad.data, upstream, w.grad.data]
+    grads = [x.grad.array, y.grad.array, upstream, w.grad.array]
     for i, a in enumerate(grads):
         for b in grads[i + 1:]:
             assert not np.shares_memory(a, b)
-    x.grad.data *= 10
+    x.grad.array *= 10
     np.testing.assert_array_equal(y.grad.numpy(), [0, 1, 2])
 
 
@@ -140,4 +141,48 @@ def test_a_fresh_leaf_gradient_is_kept_without_a_copy():
     x = mc.Tensor(np.ones(3), requires_grad=True)
     f = Double()
     f(x).backward(np.ones(3))
-    assert x.grad.data is f.made
+    assert x.grad.array is f.made
+
+
+def test_in_place_change_of_a_saved_tensor_is_refused_as_in_torch():
+    """exp saves its output; changing that output in place would corrupt exp's gradient."""
+    for lib in (mc, torch):
+        x = lib.ones(3, requires_grad=True)
+        y = x.exp()
+        y.add_(1)
+        with pytest.raises(RuntimeError, match="modified by an inplace operation|modified by an in-place operation"):
+            y.sum().backward()
+
+
+def test_in_place_through_a_view_bumps_the_base_version():
+    x = mc.ones(2, 3, requires_grad=True)
+    y = x * 2
+    z = y * y                          # Mul saves y's array
+    with mc.no_grad():
+        y.view(6)[0] = 5.0             # a write through a view of y
+    assert y._version == 1
+    with pytest.raises(RuntimeError, match="that Mul saved for its backward was modified by an in-place operation"):
+        z.sum().backward()
+
+
+def test_in_place_after_another_use_keeps_that_use_in_the_graph():
+    """y is used by clone, then changed in place: clone's gradient still reaches x, as in torch."""
+    results = []
+    for lib in (mc, torch):
+        x = lib.tensor([1.0, 2.0, 3.0], requires_grad=True)
+        y = x * 3
+        z = y.clone()
+        y.mul_(y.clone())
+        (z + y).sum().backward()
+        results.append(x.grad.numpy())
+    np.testing.assert_allclose(*results)
+
+
+def test_backward_gradient_keyword_and_no_double_backprop():
+    a = mc.tensor([2.0, 3.0], requires_grad=True)
+    b = mc.tensor([6.0, 4.0], requires_grad=True)
+    Q = 3 * a ** 3 - b ** 2
+    Q.backward(gradient=mc.tensor([1.0, 1.0]))
+    assert (9 * a ** 2 == a.grad).all() and (-2 * b == b.grad).all()
+    with pytest.raises(NotImplementedError, match="create_graph=True \\(double backprop\\) is not supported"):
+        (a * a).sum().backward(create_graph=True)

@@ -68,7 +68,7 @@ def test_mixing_devices_error_without_gpu(monkeypatch):
     a, b = mc.Tensor(np.ones(2)), mc.Tensor(np.ones(2))
     real = backend.device_of
     import minicnn.autograd as autograd
-    monkeypatch.setattr(autograd, "device_of", lambda arr: "cuda:0" if arr is b.data else real(arr))
+    monkeypatch.setattr(autograd, "device_of", lambda arr: "cuda:0" if arr is b.array else real(arr))
     with pytest.raises(backend.DeviceError, match=r"Add: inputs are on different devices \(cpu and cuda:0\)"):
         a + b
 
@@ -80,3 +80,25 @@ def test_device_name_is_readable():
 def test_pick_device_auto_falls_back_to_cpu_without_a_gpu():
     assert backend.pick_device("auto") == ("cuda:0" if backend.cuda_available() else "cpu")
     assert backend.pick_device("CPU") == "cpu"
+
+
+def test_device_objects_as_torch_names_them():
+    import torch
+    d = mc.device("cuda", 1)
+    assert d == "cuda:1" and d.type == "cuda" and d.index == 1 and repr(d) == "device(type='cuda', index=1)"
+    cpu = mc.device("cpu")
+    assert cpu == "cpu" and cpu.index is None and repr(cpu) == repr(torch.device("cpu")) and str(cpu) == "cpu"
+    assert mc.zeros(2, device=cpu).device == "cpu" and mc.zeros(2).to(cpu).device.type == "cpu"
+    assert mc.nn.Linear(2, 2).to(cpu).weight.device == "cpu"
+    with pytest.raises(ValueError, match="unknown device 'tpu'"):
+        mc.device("tpu")
+
+
+def test_cuda_and_accelerator_answer_like_torch_without_a_gpu():
+    """On a machine without a working GPU both say so, as PyTorch does there; with one, they name it."""
+    available = backend.cuda_available()
+    assert mc.cuda.is_available() is available and mc.accelerator.is_available() is available
+    assert mc.cuda.device_count() == (backend.cuda_device_count() if available else 0)
+    assert mc.accelerator.current_accelerator() == ("cuda:0" if available else None)
+    device = mc.device("cuda:0" if mc.cuda.is_available() else "cpu")      # the tutorials' line
+    assert mc.ones(2).to(device).device == device

@@ -37,8 +37,8 @@ def test_shards_are_disjoint_equal_and_make_up_the_single_process_batch(world_si
     for epoch in (0, 1):
         for loader in [single] + shards:
             loader.set_epoch(epoch)
-        per_rank = [[y.data.tolist() for _, y in s] for s in shards]
-        expected = [y.data.tolist() for _, y in single]
+        per_rank = [[y.array.tolist() for _, y in s] for s in shards]
+        expected = [y.array.tolist() for _, y in single]
         for b, whole in enumerate(expected):
             parts = [ranks[b] for ranks in per_rank if b < len(ranks)]
             assert sum(parts, []) == whole                  # in rank order: the same images, the same order
@@ -81,7 +81,7 @@ def test_gradient_averager_packs_buckets_and_unpacks_the_mean():
     model = nn.Sequential(nn.Linear(30, 20), nn.ReLU(), nn.Linear(20, 10))      # 600+20 and 200+10 weights
     x = mc.Tensor(np.random.default_rng(0).standard_normal((4, 30)).astype(np.float32))
     model(x).sum().backward()
-    before = {name: p.grad.data.copy() for name, p in model.named_parameters()}
+    before = {name: p.grad.array.copy() for name, p in model.named_parameters()}
     world = TwinWorld()
     average = distributed.GradientAverager(world, model.parameters(), bucket_bytes=1000)
     # Last layer first, a new bucket whenever the next parameter would pass 1000 bytes:
@@ -90,14 +90,14 @@ def test_gradient_averager_packs_buckets_and_unpacks_the_mean():
     average()
     assert world.reductions == [230, 600] and average.calls == 2
     for name, p in model.named_parameters():
-        np.testing.assert_array_equal(p.grad.data, before[name])          # (g + g) / 2 == g exactly
+        np.testing.assert_array_equal(p.grad.array, before[name])          # (g + g) / 2 == g exactly
 
 
 def test_gradient_averager_gives_a_missing_gradient_the_mean_of_zeros():
     used, unused = nn.Linear(3, 2), nn.Linear(3, 2)
     used(mc.Tensor(np.ones((1, 3), np.float32))).sum().backward()
     distributed.GradientAverager(TwinWorld(), list(used.parameters()) + list(unused.parameters()))()
-    assert unused.weight.grad is not None and not unused.weight.grad.data.any()
+    assert unused.weight.grad is not None and not unused.weight.grad.array.any()
 
 
 def test_gradient_averager_does_nothing_in_a_single_process():

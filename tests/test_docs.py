@@ -11,6 +11,7 @@ break, then the name in backticks inside parentheses). The range must start at t
 fails, as soon as code moves. Recompute ranges with the ast of the file (lineno, end_lineno).
 """
 import ast
+import importlib.util
 import pathlib
 import re
 import subprocess
@@ -177,3 +178,12 @@ def test_missing_files_are_caught(tmp_path):
     (tmp_path / "docs" / "a.png").write_bytes(b"")
     page.write_text("![a](a.png) ![b](b.png) ![c](https://x/c.png)\n<!-- include ../t.md -->\n")
     assert missing_files(page) == ["b.png", "../t.md"]
+
+
+def test_readme_speed_tables_are_the_committed_results():
+    """README's speed tables are written by benchmarks/readme_tables.py from benchmarks/results/."""
+    spec = importlib.util.spec_from_file_location("readme_tables", ROOT / "benchmarks" / "readme_tables.py")
+    tables = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tables)
+    readme = (ROOT / "README.md").read_text()
+    assert tables.render(readme) == readme, "run python benchmarks/readme_tables.py"

@@ -1,5 +1,6 @@
 """The switch between the NumPy reference ops and the numba kernels of minicnn/fast.
 (The kernels' numbers are checked by the op tests, which run on both paths.)"""
+import os
 import subprocess
 import sys
 
@@ -10,7 +11,6 @@ from minicnn import fast
 
 
 def _run(code, **env):
-    import os
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                             env={**os.environ, **env}, check=True)
     return result.stdout.strip()
@@ -33,3 +33,20 @@ def test_set_enabled_returns_the_previous_setting():
         assert fast.set_enabled(True) is False and fast.set_enabled(False) is True
     finally:
         fast.set_enabled(previous)
+
+
+def test_kernels_use_every_core_when_minicnn_comes_before_numpy():
+    """minicnn sets OpenBLAS's idle threads to sleep before NumPy loads it; its kernels then use numba's cores."""
+    code = ("import minicnn, os, numba; from minicnn import fast; "
+            "print(os.environ['OPENBLAS_THREAD_TIMEOUT'], fast.threads() == numba.config.NUMBA_DEFAULT_NUM_THREADS)")
+    env = {k: v for k, v in os.environ.items() if k not in ("OPENBLAS_THREAD_TIMEOUT", "NUMBA_NUM_THREADS")}
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,
+                          check=True).stdout.split() == ["4", "True"]
+
+
+def test_kernels_run_on_one_thread_when_numpy_came_first_without_the_setting():
+    """NumPy loaded OpenBLAS with spinning idle threads: a parallel kernel would fight them for the cores."""
+    code = "import numpy, minicnn; from minicnn import fast; print(fast.threads())"
+    env = {k: v for k, v in os.environ.items() if k not in ("OPENBLAS_THREAD_TIMEOUT", "NUMBA_NUM_THREADS")}
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,
+                          check=True).stdout.strip() == "1"

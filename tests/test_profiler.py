@@ -120,7 +120,7 @@ def test_forward_bytes_count_new_outputs_and_views_cost_nothing(lenet_batch, fas
         step(model, x, y)
     forward = [r for r in prof.records if r.phase == "forward"]
     conv = forward[0]
-    assert conv.op == "Conv2d" and conv.output_bytes == outputs["conv"].data.nbytes == 2 * 6 * 28 * 28 * F32
+    assert conv.op == "Conv2d" and conv.output_bytes == outputs["conv"].array.nbytes == 2 * 6 * 28 * 28 * F32
     assert conv.saved_bytes == 0                     # it saves its input and weight, which exist already
     (reshape,) = [r for r in forward if r.op == "Reshape"]
     assert reshape.output_bytes == 0 and reshape.saved_bytes == 0

@@ -426,3 +426,29 @@ def test_resnet_block_saved_by_minicnn_runs_identically_in_torch(tmp_path):
     with torch.no_grad():
         expected = theirs(torch.tensor(x)).numpy()
     np.testing.assert_allclose(ours(mc.Tensor(x)).numpy(), expected, rtol=1e-5, atol=1e-6)
+
+
+def test_whole_models_are_refused_with_the_way_to_save_them(tmp_path):
+    """torch.save(model) pickles code; minicnn says to save the state_dict instead, and writes nothing."""
+    path = tmp_path / "model.pth"
+    model = mc.nn.Sequential(mc.nn.Linear(2, 2))
+    for obj, where in [(model, "<top level>"), ({"net": model}, "net")]:
+        with pytest.raises(TypeError, match=f"save: cannot store a whole model \\(Sequential\\) at '{where}'.*"
+                                            "Save model.state_dict\\(\\)"):
+            mc.save(obj, path)
+    assert not path.exists()
+
+
+def test_load_takes_torchs_arguments(tmp_path):
+    path = tmp_path / "weights.pth"
+    model = mc.nn.Linear(3, 2)
+    mc.save(model.state_dict(), path)
+    copy = mc.nn.Linear(3, 2)
+    copy.load_state_dict(mc.load(path, weights_only=True))
+    assert (copy.weight == model.weight).all()
+    assert isinstance(mc.load(path, map_location="cpu")["bias"], np.ndarray)
+    with pytest.raises(ValueError, match="load: weights_only=False is not supported: minicnn checkpoints are "
+                                         "safetensors files that hold arrays only"):
+        mc.load(path, weights_only=False)
+    with pytest.raises(TypeError, match="load: give device or map_location, not both"):
+        mc.load(path, device="cpu", map_location="cpu")

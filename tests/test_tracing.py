@@ -58,8 +58,8 @@ def test_lenet5_backward_prints_each_op_from_the_loss_back_with_parameter_names(
     params = dict(model.named_parameters())
     assert len(params) == 10 and set(params) <= set(sent)
     for name, p in params.items():
-        assert sent[name] == (shape_text(p.shape), norm_text(p.grad.data)), name
-        assert float(sent[name][1]) == pytest.approx(np.linalg.norm(p.grad.data), rel=1e-3)
+        assert sent[name] == (shape_text(p.shape), norm_text(p.grad.array)), name
+        assert float(sent[name][1]) == pytest.approx(np.linalg.norm(p.grad.array), rel=1e-3)
     # The chain: what an op sends to its input is what the op before it in the forward receives.
     for (*_, sent_before), (*_, received, _) in zip(printed, printed[1:]):
         (to_input,) = [(shape, norm) for name, shape, norm in sent_before if name == "input 0"]
@@ -81,7 +81,7 @@ def test_backward_alone_in_the_block_prints_inputs_for_unknown_parameters(lenet_
     linear = printed[1]
     assert [(name, shape) for name, shape, _ in linear[4]] == [("input 0", "(2, 84)"), ("input 1", "(10, 84)"),
                                                                ("input 2", "(10,)")]
-    assert linear[4][1][2] == norm_text(model.classifier[5].weight.grad.data)
+    assert linear[4][1][2] == norm_text(model.classifier[5].weight.grad.array)
 
 
 def test_forward_only_prints_nothing(lenet_batch):

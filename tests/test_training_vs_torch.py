@@ -33,7 +33,7 @@ def test_loss_curve_equals_pytorch(name):
     ours.load_state_dict({k: v.detach().numpy() for k, v in theirs.state_dict().items()})
     for t in list(ours.parameters()) + list(ours.buffers()):
         if t.dtype.kind == "f":
-            t.data = t.data.astype(np.float64)
+            t.array = t.array.astype(np.float64)
     opt, topt = make_ours(ours.parameters()), make_theirs(theirs.parameters())
     loss_fn, tloss_fn = nn.CrossEntropyLoss(), torch.nn.CrossEntropyLoss()
     rng = np.random.default_rng(1)

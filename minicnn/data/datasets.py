@@ -1,11 +1,13 @@
 """Datasets read from local files: Fashion-MNIST, MNIST (IDX), CIFAR-10/100 (binary), image folders.
 
-Nothing is downloaded. A dataset's folder is looked up, in order, in:
+Nothing is downloaded here (minicnn/data/fetch.py does that, when asked). A dataset's folder is
+looked up, in order, in:
   1. ``data_dir`` (the ``--data-dir`` flag),
   2. ``$MINICNN_DATA/<name>``,
-  3. ``~/.minicnn/data/<name>``,
+  3. ``~/.minicnn/data/<name>`` (where ``python -m minicnn.data.fetch`` puts it by default),
   4. for Fashion-MNIST, Debian's package ``dataset-fashion-mnist`` (/usr/share/datasets/fashion-mnist).
-When no folder has the files, the error says which files to put where, or what to install.
+When no folder has the files, the error (``DataMissing``) says which files to put where, the fetch
+command that downloads them, and for Fashion-MNIST the package to install.
 
 Every dataset is an ``ArrayDataset``: ``images`` uint8 (N, C, H, W), ``labels`` int64 (N,), and the
 class names. Images stay uint8 until a transform turns a batch into float32 (4x less memory).
@@ -19,11 +21,20 @@ import numpy as np
 from minicnn.data.idx import DataError, read_idx
 
 __all__ = ["ArrayDataset", "fashion_mnist", "mnist", "cifar10", "cifar100", "image_folder", "load_dataset",
-           "DATASETS", "DataError"]
+           "DATASETS", "DataError", "DataMissing", "data_root"]
 
 FASHION_CLASSES = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker",
                    "Bag", "Ankle boot"]
 DEBIAN_FASHION = "/usr/share/datasets/fashion-mnist"
+
+
+class DataMissing(DataError):
+    """No candidate folder holds a dataset's files (``train --download`` fetches them then)."""
+
+
+def data_root():
+    """The folder that holds one sub-folder per dataset: ``$MINICNN_DATA``, else ``~/.minicnn/data``."""
+    return Path(os.environ.get("MINICNN_DATA") or Path.home() / ".minicnn" / "data")
 
 
 @dataclass
@@ -63,7 +74,7 @@ def _candidates(name, data_dir, extra=()):
     return folders
 
 
-def _find(name, data_dir, files, extra=(), hint=""):
+def _find(name, data_dir, files, fetch_name, extra=(), hint=""):
     """The first candidate folder holding every file in ``files`` (each a tuple of accepted names)."""
     folders = _candidates(name, data_dir, extra)
     for folder in folders:
@@ -71,15 +82,17 @@ def _find(name, data_dir, files, extra=(), hint=""):
         if all(found):
             return found
     wanted = ", ".join(names[0] for names in files)
-    raise DataError(f"{name}: data files not found. Looked in: {', '.join(str(f) for f in folders)}. "
-                    f"Put {wanted} (or their .gz versions) in one of them{hint}. Nothing is downloaded.")
+    gz = " (or their .gz versions)" if any(len(names) > 1 for names in files) else ""
+    raise DataMissing(f"{name}: data files not found. Looked in: {', '.join(str(f) for f in folders)}. "
+                      f"Put {wanted}{gz} in one of them{hint}. Nothing is downloaded unless asked: "
+                      f"`python -m minicnn.data.fetch {fetch_name}` downloads them (or train with --download).")
 
 
 def _idx_dataset(name, split, data_dir, classes, extra=(), hint=""):
     prefix = {"train": "train", "test": "t10k"}[_check_split(name, split)]
     files = [(f"{prefix}-images-idx3-ubyte", f"{prefix}-images-idx3-ubyte.gz"),
              (f"{prefix}-labels-idx1-ubyte", f"{prefix}-labels-idx1-ubyte.gz")]
-    image_file, label_file = _find(name, data_dir, files, extra, hint)
+    image_file, label_file = _find(name, data_dir, files, name, extra, hint)
     images, labels = read_idx(image_file), read_idx(label_file)
     if images.ndim != 3 or labels.ndim != 1 or len(images) != len(labels):
         raise DataError(f"{name}: {image_file} holds {images.shape} and {label_file} holds {labels.shape}; "
@@ -108,7 +121,7 @@ def mnist(split="train", data_dir=None):
 
 def _cifar(name, split, data_dir, train_files, test_files, label_bytes, classes_file, num_classes):
     files = train_files if _check_split(name, split) == "train" else test_files
-    paths = _find(name, data_dir, [(f,) for f in files] + [(classes_file,)])
+    paths = _find(name, data_dir, [(f,) for f in files] + [(classes_file,)], fetch_name=name.replace("-", ""))
     record = label_bytes + 3 * 32 * 32
     images, labels = [], []
     for path in paths[:-1]:

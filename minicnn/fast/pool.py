@@ -2,50 +2,59 @@
 
 The NumPy version pads with -inf, reduces a strided window view with argmax, and backward
 builds a one-hot (N, C, KH*KW, OH, OW) array for col2im. Here forward is one scan of each
-window (padding is skipped, not copied) and backward adds each gy straight to its winner.
+window (padding is skipped, not copied) and backward adds each gy straight to its winner; the
+(image, channel) planes run in parallel.
 The winner is saved the same way in both: its index i*KW + j inside the window, the first
 one on ties, a NaN winning as in NumPy's argmax.
 """
 import numba
 import numpy as np
+from numba import prange
 
 __all__ = ["max_pool_forward", "max_pool_backward"]
 
 
-@numba.njit(cache=True)
+u = np.uintp          # unsigned indices: no negative-index check in the loops (see conv.py)
+
+
+@numba.njit(parallel=True, cache=True)
 def _forward(x, KH, KW, SH, SW, PT, PL, y, argmax):
     N, C, H, W = x.shape
     OH, OW = y.shape[2:]
-    for n in range(N):
-        for c in range(C):
-            for oh in range(OH):
-                for ow in range(OW):
-                    best, winner = -np.inf, -1
-                    for i in range(KH):
-                        h = oh * SH + i - PT
-                        if h < 0 or h >= H:
+    xf, yf, af = x.reshape(-1), y.reshape(-1), argmax.reshape(-1)
+    for t in prange(N * C):             # one (image, channel) plane per task
+        plane, out = t * H * W, t * OH * OW
+        for oh in range(OH):
+            for ow in range(OW):
+                best, winner = -np.inf, -1
+                for i in range(KH):
+                    h = oh * SH + i - PT
+                    if h < 0 or h >= H:
+                        continue
+                    for j in range(KW):
+                        w = ow * SW + j - PL
+                        if w < 0 or w >= W:
                             continue
-                        for j in range(KW):
-                            w = ow * SW + j - PL
-                            if w < 0 or w >= W:
-                                continue
-                            v = x[n, c, h, w]
-                            if winner < 0 or v > best or (v != v and best == best):
-                                best, winner = v, i * KW + j
-                    y[n, c, oh, ow] = best
-                    argmax[n, c, oh, ow] = winner
+                        v = xf[u(plane + h * W + w)]
+                        if winner < 0 or v > best or (v != v and best == best):
+                            best, winner = v, i * KW + j
+                yf[u(out + oh * OW + ow)] = best
+                af[u(out + oh * OW + ow)] = winner
 
 
-@numba.njit(cache=True)
+@numba.njit(parallel=True, cache=True)
 def _backward(gy, argmax, KW, SH, SW, PT, PL, gx):
     N, C, OH, OW = gy.shape
-    gx[:] = 0
-    for n in range(N):
-        for c in range(C):
-            for oh in range(OH):
-                for ow in range(OW):
-                    i, j = divmod(argmax[n, c, oh, ow], KW)
-                    gx[n, c, oh * SH + i - PT, ow * SW + j - PL] += gy[n, c, oh, ow]
+    H, W = gx.shape[2:]
+    gf, af, xf = gy.reshape(-1), argmax.reshape(-1), gx.reshape(-1)
+    for t in prange(N * C):             # each task owns one plane of gx: no races
+        plane, out = t * H * W, t * OH * OW
+        for k in range(H * W):
+            xf[u(plane + k)] = 0
+        for oh in range(OH):
+            for ow in range(OW):
+                i, j = divmod(af[u(out + oh * OW + ow)], KW)
+                xf[u(plane + (oh * SH + i - PT) * W + ow * SW + j - PL)] += gf[u(out + oh * OW + ow)]
 
 
 def max_pool_forward(x, KH, KW, SH, SW, pads, OH, OW):

@@ -1,8 +1,9 @@
 """Activation layers (no parameters) around ops/activation.py."""
 from minicnn.nn.module import Module
 from minicnn.ops.activation import leaky_relu, relu, sigmoid, tanh
+from minicnn.ops.loss import implicit_softmax_dim, log_softmax, softmax
 
-__all__ = ["ReLU", "LeakyReLU", "Sigmoid", "Tanh"]
+__all__ = ["ReLU", "LeakyReLU", "Sigmoid", "Tanh", "Softmax", "LogSoftmax"]
 
 
 class ReLU(Module):
@@ -38,3 +39,24 @@ class Tanh(Module):
 
     def forward(self, x):
         return tanh(x)
+
+
+class Softmax(Module):
+    """y = exp(x) / sum exp(x) along ``dim`` (when None, PyTorch's rule: ops.loss.implicit_softmax_dim)."""
+
+    def __init__(self, dim=None):
+        super().__init__()
+        self.dim = dim
+
+    def forward(self, x):
+        return softmax(x, implicit_softmax_dim(x.ndim) if self.dim is None else self.dim)
+
+    def extra_repr(self):
+        return f"dim={self.dim}"
+
+
+class LogSoftmax(Softmax):
+    """y = log softmax(x) along ``dim``, computed without overflow."""
+
+    def forward(self, x):
+        return log_softmax(x, implicit_softmax_dim(x.ndim) if self.dim is None else self.dim)

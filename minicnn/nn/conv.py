@@ -1,19 +1,35 @@
 """Conv2d: the convolution layer (weights, bias, default initialisation) around ops.conv2d."""
+from minicnn.creation import zeros
 from minicnn.nn import init
 from minicnn.nn.module import Module
 from minicnn.nn.parameter import Parameter
 from minicnn.ops.conv import conv2d
 from minicnn.ops.utils import pair
-from minicnn.tensor import zeros
 
-__all__ = ["Conv2d"]
+__all__ = ["Conv2d", "conv_padding"]
+
+
+def conv_padding(padding, kernel_size, stride, op="Conv2d"):
+    """Padding in a form ops.conv2d takes, from an int, a pair, or PyTorch's 'valid' (none) and 'same'.
+
+    'same' keeps H and W at stride 1: a kernel of size K needs K - 1 padded rows, half above and
+    half below; for an even K the extra one goes below (and right), as PyTorch does.
+    """
+    if padding == "valid":
+        return 0
+    if padding != "same":
+        return padding if isinstance(padding, int) else tuple(padding)
+    if tuple(stride) != (1, 1):
+        raise ValueError(f"{op}: padding='same' needs stride 1, got stride={tuple(stride)}")
+    return tuple(((k - 1) // 2, k - 1 - (k - 1) // 2) for k in kernel_size)
 
 
 class Conv2d(Module):
     """y = conv2d(x, weight, bias): (N, in_channels, H, W) -> (N, out_channels, OH, OW).
 
     weight: (out_channels, in_channels / groups, KH, KW); kernel_size may be (1, 7) or (7, 1).
-    padding: an int, (PH, PW) or ((top, bottom), (left, right)). Initialised as PyTorch does.
+    padding: an int, (PH, PW), ((top, bottom), (left, right)), 'valid' (0) or 'same' (output size =
+    input size; stride 1 only). Initialised as PyTorch does.
     """
 
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, groups=1, bias=True):
@@ -24,19 +40,20 @@ class Conv2d(Module):
         self.in_channels, self.out_channels, self.groups = in_channels, out_channels, groups
         self.kernel_size = pair(kernel_size, "kernel_size", "Conv2d")
         self.stride = pair(stride, "stride", "Conv2d")
-        self.padding = padding if isinstance(padding, int) else tuple(padding)
+        self.padding = padding if isinstance(padding, (int, str)) else tuple(padding)
+        self.pads = conv_padding(padding, self.kernel_size, self.stride)
         self.weight = Parameter(zeros((out_channels, in_channels // groups, *self.kernel_size)))
         self.register_parameter("bias", Parameter(zeros(out_channels)) if bias else None)
         init.default_layer_init(self.weight, self.bias)
 
     def forward(self, x):
         self.check_input(x, f"(N, {self.in_channels}, H, W)", (4,), self.in_channels)
-        return conv2d(x, self.weight, self.bias, self.stride, self.padding, self.groups)
+        return conv2d(x, self.weight, self.bias, self.stride, self.pads, self.groups)
 
     def extra_repr(self):
         s = f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, stride={self.stride}"
         if self.padding != 0:
-            s += f", padding={self.padding}"
+            s += f", padding={self.padding!r}"
         if self.groups != 1:
             s += f", groups={self.groups}"
         if self.bias is None:

@@ -45,7 +45,7 @@ def _fill(tensor, values):
     VGG's first FC (103M weights) the copy costs more than the draw. Modules and optimisers hold
     the Tensor, not its array, so they see the new values.
     """
-    tensor.data = values
+    tensor.array = values
     return tensor
 
 
@@ -55,7 +55,7 @@ def _draw(tensor, shape, kind):
     Drawn directly in that dtype (NumPy's and CuPy's Generators both take ``dtype``), with no
     float64 temporaries: VGG's first FC layer alone has 103M weights.
     """
-    g = generator(get_array_module(tensor.data))
+    g = generator(get_array_module(tensor.array))
     return g.standard_normal(shape, dtype=tensor.dtype) if kind == "normal" else g.random(shape, dtype=tensor.dtype)
 
 
@@ -67,7 +67,7 @@ def _normal(tensor, mean, std, shape):
 
 
 def constant_(tensor, value):
-    tensor.data[...] = value
+    tensor.array[...] = value
     return tensor
 
 

@@ -1,9 +1,9 @@
 """Linear (fully connected) and Identity layers."""
+from minicnn.creation import zeros
 from minicnn.nn import init
 from minicnn.nn.module import Module
 from minicnn.nn.parameter import Parameter
 from minicnn.ops.linear import linear
-from minicnn.tensor import zeros
 
 __all__ = ["Linear", "Identity"]
 

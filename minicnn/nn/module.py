@@ -12,7 +12,7 @@ from collections import OrderedDict, namedtuple
 
 import numpy as np
 
-from minicnn import backend
+from minicnn import backend, dtypes
 from minicnn.autograd import HookHandle, enter_module, leave_module, no_grad
 from minicnn.nn.parameter import Parameter
 from minicnn.tensor import Tensor
@@ -161,7 +161,7 @@ class Module:
 
     def num_parameters(self, trainable_only=False):
         """Total number of parameter values (each shared parameter counted once)."""
-        return sum(p.size for p in self.parameters() if p.requires_grad or not trainable_only)
+        return sum(p.numel() for p in self.parameters() if p.requires_grad or not trainable_only)
 
     # ---- modes, devices, gradients --------------------------------------------------------------
     def train(self, mode=True):
@@ -193,17 +193,54 @@ class Module:
         return Tensor(array, dtype=first.dtype if first is not None else np.float32,
                       device=first.device if first is not None else None)
 
-    def to(self, device):
-        """Move every parameter, gradient and buffer to ``device`` in place; returns self.
+    def to(self, *args, device=None, dtype=None):
+        """Move every parameter, gradient and buffer to a device and/or cast the floating-point ones to a
+        float dtype, in place; returns self. ``to('cuda')``, ``to(minicnn.float64)``, ``to('cpu', minicnn.double)``.
 
         In place (the same Parameter objects get new arrays), so an optimiser built before the
-        move still holds the model's parameters.
+        move still holds the model's parameters. Integer buffers (BatchNorm's step count) keep their dtype.
         """
-        device = backend.normalize_device(device)
+        for arg in args:
+            if isinstance(arg, str):
+                device = arg
+            else:
+                dtype = arg
+        device = backend.normalize_device(device) if device is not None else None
+        dtype = dtypes.resolve(dtype)
+        if dtype is not None and dtype.kind != "f":
+            raise TypeError(f"{type(self).__name__}.to: only floating-point dtypes can be given, got {dtype}")
         for t in list(self.parameters()) + list(self.buffers()):
-            t.data = backend.to_device(t.data, device)
-            if t.grad is not None:
-                t.grad.data = backend.to_device(t.grad.data, device)
+            for holder in (t, t.grad):
+                if holder is None:
+                    continue
+                if device is not None:
+                    holder.array = backend.to_device(holder.array, device)
+                if dtype is not None and holder.dtype.kind == "f":
+                    holder.array = holder.array.astype(dtype, copy=False)
+        return self
+
+    def double(self):
+        """float64 parameters and buffers, for gradient checks: ``mc.gradcheck(model.double(), ...)``."""
+        return self.to(dtype=dtypes.float64)
+
+    def float(self):
+        return self.to(dtype=dtypes.float32)
+
+    def half(self):
+        return self.to(dtype=dtypes.float16)
+
+    def apply(self, fn):
+        """Call ``fn(module)`` on every submodule, children before parents, as PyTorch does (to initialise
+        weights: ``model.apply(init_weights)``); returns self."""
+        for child in self.children():
+            child.apply(fn)
+        fn(self)
+        return self
+
+    def requires_grad_(self, requires_grad=True):
+        """Turn learning on or off for every parameter (off: a frozen feature extractor); returns self."""
+        for p in self.parameters():
+            p.requires_grad_(requires_grad)
         return self
 
     def cpu(self):
@@ -254,9 +291,9 @@ class Module:
         for name, target in own.items():
             if name in state_dict:
                 value = state_dict[name]
-                value = value.data if isinstance(value, Tensor) else value
-                xp = backend.get_array_module(target.data)
-                target.data[...] = xp.asarray(backend.to_device(value, target.device), dtype=target.dtype)
+                value = value.array if isinstance(value, Tensor) else value
+                xp = backend.get_array_module(target.array)
+                target.array[...] = xp.asarray(backend.to_device(value, target.device), dtype=target.dtype)
         return IncompatibleKeys(missing, unexpected)
 
     def check_input(self, x, layout, ndims, channels=None):

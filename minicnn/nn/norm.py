@@ -1,9 +1,9 @@
 """Normalisation layers: BatchNorm1d/2d (learned gamma/beta + running statistics) and LocalResponseNorm."""
+from minicnn.creation import ones, zeros
 from minicnn.nn.module import Module
 from minicnn.nn.parameter import Parameter
 from minicnn.ops.batchnorm import batch_norm
 from minicnn.ops.lrn import local_response_norm
-from minicnn.tensor import ones, zeros
 
 __all__ = ["BatchNorm1d", "BatchNorm2d", "LocalResponseNorm"]
 
@@ -35,7 +35,7 @@ class _BatchNorm(Module):
         self.check_input(x, layout.format(C=self.num_features), ndims, self.num_features)
         use_batch_stats = self.training or not self.track_running_stats
         if self.training and self.track_running_stats:
-            self.num_batches_tracked.data += 1
+            self.num_batches_tracked.array += 1
         return batch_norm(x, self.running_mean if self.track_running_stats else None,
                           self.running_var if self.track_running_stats else None,
                           self.weight, self.bias, use_batch_stats, self.momentum, self.eps)

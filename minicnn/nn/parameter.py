@@ -11,7 +11,7 @@ class Parameter(Tensor):
 
     def __init__(self, data, requires_grad=True):
         if isinstance(data, Tensor):
-            data = data.data
+            data = data.array
         # Keep an array's own float dtype (float64 for gradient checks); numbers become float32.
         dtype = None if getattr(data, "dtype", np.dtype("O")).kind == "f" else np.float32
         super().__init__(data, requires_grad=requires_grad, dtype=dtype)

@@ -1,7 +1,8 @@
 """Every op of minicnn: a Function subclass (forward + hand-written backward) and its lowercase wrapper."""
 from minicnn.ops.arithmetic import add, cast, div, exp, log, matmul, mul, neg, pow, sub
-from minicnn.ops.reduce import max, mean, sum
-from minicnn.ops.shape import concat, flatten, getitem, pad, pad_channels, reshape, transpose
+from minicnn.ops.reduce import argmax, argmin, max, mean, sum
+from minicnn.ops.shape import (clone, concat, expand, flatten, getitem, pad, pad_channels, reshape, setitem, squeeze,
+                               stack, transpose, unsqueeze)
 from minicnn.ops.conv import conv2d
 from minicnn.ops.pool import adaptive_avg_pool2d, avg_pool2d, global_avg_pool2d, max_pool2d
 from minicnn.ops.activation import leaky_relu, relu, sigmoid, tanh
@@ -9,4 +10,5 @@ from minicnn.ops.linear import linear
 from minicnn.ops.dropout import dropout
 from minicnn.ops.lrn import local_response_norm
 from minicnn.ops.batchnorm import batch_norm
-from minicnn.ops.loss import accuracy, cross_entropy, log_softmax, mse_loss, softmax
+from minicnn.ops.loss import (accuracy, binary_cross_entropy_with_logits, cross_entropy, log_softmax, mse_loss,
+                              softmax)

@@ -3,6 +3,7 @@
 Broadcasting copies an input along some axes, so its gradient is the sum over those axes:
 ``unbroadcast`` reduces each incoming gradient back to its input's shape.
 """
+from minicnn import dtypes, fast
 from minicnn.autograd import Function
 from minicnn.backend import get_array_module
 from minicnn.ops.utils import as_tensor, unbroadcast
@@ -25,6 +26,9 @@ class Add(Function):
 
     def forward(self, a, b):
         self.shapes = a.shape, b.shape
+        if a.shape == b.shape and a.dtype == b.dtype and fast.use(a, b):
+            from minicnn.fast.elementwise import add
+            return add(a, b)
         return a + b
 
     def backward(self, gy):
@@ -173,8 +177,14 @@ class MatMul(Function):
 
 
 def matmul(a, b):
-    """Matrix product of two 2-D tensors."""
-    return MatMul()(*_pair_of_tensors(a, b))
+    """Matrix product of 2-D tensors; a 1-D operand is a row (on the left) or a column (on the right)
+    vector, and its axis of length 1 is dropped from the result, as in NumPy and PyTorch."""
+    from minicnn.ops.shape import reshape
+    a, b = _pair_of_tensors(a, b)
+    if a.ndim == 1 or b.ndim == 1:
+        y = matmul(reshape(a, (1, -1)) if a.ndim == 1 else a, reshape(b, (-1, 1)) if b.ndim == 1 else b)
+        return reshape(y, y.shape[1 if a.ndim == 1 else 0:(y.ndim - 1 if b.ndim == 1 else y.ndim)])
+    return MatMul()(a, b)
 
 
 class Cast(Function):
@@ -192,4 +202,8 @@ class Cast(Function):
 
 
 def cast(x, dtype):
+    """x converted to ``dtype``; a cast to an integer or bool dtype has no gradient (it is not in the graph)."""
+    dtype = dtypes.resolve(dtype)
+    if dtype.kind != "f":
+        return Tensor._from_op(x.array.astype(dtype))
     return Cast(dtype)(x)

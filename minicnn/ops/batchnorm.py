@@ -52,8 +52,8 @@ class BatchNorm(Function):
                 mu = x.mean(axis=self.axes)
                 var = ((x - mu.reshape(shape)) ** 2).mean(axis=self.axes)
             else:
-                mu = self.running_mean.data.astype(x.dtype, copy=False)
-                var = self.running_var.data.astype(x.dtype, copy=False)
+                mu = self.running_mean.array.astype(x.dtype, copy=False)
+                var = self.running_var.array.astype(x.dtype, copy=False)
             xhat = (x - mu.reshape(shape)) * (1 / xp.sqrt(var + self.eps)).reshape(shape)
             y = xhat * gamma if self.has_weight else xhat.copy()
             if self.has_bias:
@@ -75,7 +75,7 @@ class BatchNorm(Function):
     def _update_running(self, mu, var, M):
         """running = (1 - momentum) * running + momentum * batch statistic, in place."""
         m = self.momentum
-        rm, rv = self.running_mean.data, self.running_var.data
+        rm, rv = self.running_mean.array, self.running_var.array
         rm *= 1 - m
         rm += m * mu.astype(rm.dtype, copy=False)
         rv *= 1 - m
@@ -140,7 +140,7 @@ def batch_norm(x, running_mean, running_var, weight=None, bias=None, training=Tr
     for name, t in (("weight", weight), ("bias", bias)):
         if t is not None and t.dtype != x.dtype:
             raise TypeError(f"batch_norm: x is {x.dtype} but {name} is {t.dtype}; cast one of them")
-    if training and x.size // max(C, 1) <= 1:
+    if training and x.numel() // max(C, 1) <= 1:
         raise ValueError(f"batch_norm: expected more than 1 value per channel when training, "
                          f"got input shape {tuple(x.shape)}")
     params = tuple(t for t in (weight, bias) if t is not None)

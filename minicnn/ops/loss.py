@@ -14,13 +14,19 @@ log(0) for confidently wrong predictions.
 
 MSE: loss = mean (or sum) of (input - target)**2;  dinput = 2 * (input - target) * gy / M (mean),
 dtarget = -dinput.
+
+Binary cross-entropy from logits z and targets y in [0, 1], with p = sigmoid(z):
+    loss = -(y log p + (1 - y) log(1 - p)) = max(z, 0) - z y + log(1 + exp(-|z|))
+    dz = (p - y) * gy,   dy = -z * gy          (divided by M for reduction="mean")
+The right-hand form never takes exp of a large positive number nor log of 0.
 """
 from minicnn.autograd import Function
+from minicnn.ops.activation import sigmoid_array
 from minicnn.backend import device_of, get_array_module, to_device
 from minicnn.ops.utils import as_tensor, check_ndim
 from minicnn.tensor import Tensor
 
-__all__ = ["softmax", "log_softmax", "cross_entropy", "mse_loss", "accuracy"]
+__all__ = ["softmax", "log_softmax", "cross_entropy", "mse_loss", "binary_cross_entropy_with_logits", "accuracy"]
 
 
 def _log_softmax(z, axis):
@@ -44,6 +50,11 @@ class Softmax(Function):
     def backward(self, gy):
         (p,) = self.saved
         return p * (gy - (gy * p).sum(axis=self.axis, keepdims=True))
+
+
+def implicit_softmax_dim(ndim):
+    """PyTorch's softmax axis when none is given: the last of 0-, 1- and 3-D inputs, axis 1 otherwise."""
+    return 0 if ndim in (0, 1, 3) else 1
 
 
 def softmax(x, axis=1):
@@ -95,8 +106,8 @@ def _check_reduction(op, reduction, allowed=_REDUCTIONS):
 
 def _labels_array(op, labels, logits):
     """Labels as an integer array on the logits' device, checked against logits (N, C)."""
-    array = labels.data if isinstance(labels, Tensor) else labels
-    array = to_device(array, device_of(logits.data))
+    array = labels.array if isinstance(labels, Tensor) else labels
+    array = to_device(array, device_of(logits.array))
     N, C = logits.shape
     if array.dtype.kind not in "iu":
         raise TypeError(f"{op}: labels must be integers (class indices), got {array.dtype}")
@@ -191,14 +202,54 @@ def mse_loss(input, target, reduction="mean"):
     - reduction: "mean" over all elements, "sum", or "none" for the elementwise squares
     Returns loss: a scalar Tensor, or input's shape for reduction="none".
     """
-    _check_reduction("mse_loss", reduction)
+    return MSELoss(reduction)(input, _target_like("mse_loss", input, target, reduction))
+
+
+def _target_like(op, input, target, reduction):
+    """The target as a Tensor, checked: input's shape and dtype, and a known reduction."""
+    _check_reduction(op, reduction)
     target = as_tensor(target, input)
     if tuple(target.shape) != tuple(input.shape):
-        raise ValueError(f"mse_loss: target must have the input's shape {tuple(input.shape)}, "
+        raise ValueError(f"{op}: target must have the input's shape {tuple(input.shape)}, "
                          f"got {tuple(target.shape)}")
     if target.dtype != input.dtype:
-        raise TypeError(f"mse_loss: input is {input.dtype} but target is {target.dtype}; cast one of them")
-    return MSELoss(reduction)(input, target)
+        raise TypeError(f"{op}: input is {input.dtype} but target is {target.dtype}; cast one of them")
+    return target
+
+
+class BinaryCrossEntropyWithLogits(Function):
+    """loss = max(z, 0) - z y + log(1 + exp(-|z|));  dz = (sigmoid(z) - y) gy,  dy = -z gy (/ M for the mean)."""
+
+    def __init__(self, reduction):
+        self.reduction = reduction
+
+    def forward(self, z, y):
+        xp = get_array_module(z)
+        self.save_for_backward(z, y)
+        loss = xp.maximum(z, 0) - z * y + xp.log1p(xp.exp(-xp.abs(z)))
+        if self.reduction == "none":
+            return loss
+        return xp.asarray(loss.mean() if self.reduction == "mean" else loss.sum())
+
+    def backward(self, gy):
+        z, y = self.saved
+        g = gy / z.size if self.reduction == "mean" else gy
+        gz = (sigmoid_array(z) - y) * g if self.needs_input_grad[0] else None
+        gt = -z * g if self.needs_input_grad[1] else None
+        return gz, gt
+
+
+def binary_cross_entropy_with_logits(input, target, reduction="mean"):
+    """Sigmoid followed by binary cross-entropy, in one stable step (one logit per yes/no question).
+
+    Inputs:
+    - input: logits z, any shape
+    - target: probabilities y in [0, 1] of the same shape (a Tensor, which may require grad, or an array)
+    - reduction: "mean" over all elements, "sum", or "none"
+    Returns loss: a scalar Tensor, or input's shape for reduction="none".
+    """
+    target = _target_like("binary_cross_entropy_with_logits", input, target, reduction)
+    return BinaryCrossEntropyWithLogits(reduction)(input, target)
 
 
 def accuracy(logits, labels, topk=1):
@@ -221,7 +272,7 @@ def accuracy(logits, labels, topk=1):
     if isinstance(topk, bool) or not isinstance(topk, int) or not 1 <= topk <= C:
         raise ValueError(f"accuracy: topk must be an int in [1, C] = [1, {C}], got {topk!r}")
     labels = _labels_array("accuracy", labels, logits)
-    z = logits.data
+    z = logits.array
     xp = get_array_module(z)
     rows = xp.arange(N)
     target = z[rows, labels][:, None]                  # (N, 1) the label's score

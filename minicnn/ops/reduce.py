@@ -1,8 +1,9 @@
-"""Reductions: sum, mean and max over some or all axes."""
+"""Reductions: sum, mean and max over some or all axes; argmax and argmin (indices: no gradient)."""
 from minicnn.autograd import Function
 from minicnn.backend import get_array_module
+from minicnn.tensor import Tensor
 
-__all__ = ["sum", "mean", "max"]
+__all__ = ["sum", "mean", "max", "argmax", "argmin"]
 
 
 def _axes(axis, ndim):
@@ -66,3 +67,22 @@ class Max(Function):
 
 def max(x, axis=None, keepdims=False):
     return Max(axis, keepdims)(x)
+
+
+def _arg(name, x, axis, keepdims):
+    """Indices (int64) of the extremes of x along ``axis`` (of the flattened x when None); not in the graph."""
+    data = x.array.reshape(-1) if axis is None else x.array
+    out = getattr(data, name)(axis=0 if axis is None else axis)
+    if keepdims:
+        out = get_array_module(out).expand_dims(out, tuple(range(x.ndim)) if axis is None else axis)
+    return Tensor._from_op(out.astype("int64", copy=False))
+
+
+def argmax(x, axis=None, keepdims=False):
+    """The index of the largest value along ``axis`` (the first one on ties), as an int64 tensor."""
+    return _arg("argmax", x, axis, keepdims)
+
+
+def argmin(x, axis=None, keepdims=False):
+    """The index of the smallest value along ``axis`` (the first one on ties), as an int64 tensor."""
+    return _arg("argmin", x, axis, keepdims)

@@ -1,14 +1,15 @@
-"""Ops that move values around without arithmetic: reshape, transpose, flatten, indexing,
-concatenation and padding. Each backward sends every gradient value back to where its
-input value came from.
+"""Ops that move values around without arithmetic: reshape, transpose, flatten, indexing, index
+assignment, broadcasting, copying, concatenation and padding. Each backward sends every gradient
+value back to where its input value came from.
 """
 import itertools
 
 from minicnn.autograd import Function
 from minicnn.backend import get_array_module, scatter_add
-from minicnn.ops.utils import check_ndim, padding4
+from minicnn.ops.utils import as_tensor, check_ndim, padding4, unbroadcast
 
-__all__ = ["reshape", "transpose", "flatten", "getitem", "concat", "pad", "pad_channels"]
+__all__ = ["reshape", "transpose", "flatten", "unsqueeze", "squeeze", "getitem", "setitem", "expand", "clone",
+           "concat", "stack", "pad", "pad_channels"]
 
 
 class Reshape(Function):
@@ -52,9 +53,31 @@ def transpose(x, axes=None):
     return Transpose(None if axes is None else tuple(axes))(x)
 
 
-def flatten(x, start_dim=1):
-    """Merge the axes from ``start_dim`` on: (N, C, H, W) -> (N, C*H*W) for the default 1."""
-    return reshape(x, x.shape[:start_dim] + (-1,))
+def flatten(x, start_dim=1, end_dim=-1):
+    """Merge the axes from ``start_dim`` to ``end_dim``: (N, C, H, W) -> (N, C*H*W) for the defaults."""
+    if x.ndim == 0:
+        return reshape(x, (1,))
+    start, end = start_dim % x.ndim, end_dim % x.ndim
+    if start > end:
+        raise ValueError(f"flatten: start_dim {start_dim} comes after end_dim {end_dim} for shape {tuple(x.shape)}")
+    merged = 1
+    for n in x.shape[start:end + 1]:
+        merged *= n
+    return reshape(x, x.shape[:start] + (merged,) + x.shape[end + 1:])
+
+
+def unsqueeze(x, dim):
+    """A new axis of length 1 at ``dim`` (negative counts from the end of the new shape)."""
+    if not -x.ndim - 1 <= dim <= x.ndim:
+        raise IndexError(f"unsqueeze: dim {dim} is out of range for a tensor with {x.ndim} dimensions")
+    dim %= x.ndim + 1
+    return reshape(x, x.shape[:dim] + (1,) + x.shape[dim:])
+
+
+def squeeze(x, dim=None):
+    """Drop the axes of length 1 (only ``dim``, when given; nothing if that axis is longer)."""
+    dims = range(x.ndim) if dim is None else [dim % x.ndim] if x.ndim else []
+    return reshape(x, tuple(n for i, n in enumerate(x.shape) if not (i in dims and n == 1)))
 
 
 class GetItem(Function):
@@ -81,14 +104,85 @@ def _is_basic(index):
     return all(p is None or p is Ellipsis or isinstance(p, (int, slice)) for p in parts)
 
 
-def getitem(x, index):
-    """Basic or advanced indexing, as in NumPy."""
+def _index_arrays(index):
+    """An index with its Tensors replaced by their arrays (a 0-d integer tensor indexes like an int)."""
     from minicnn.tensor import Tensor
     if isinstance(index, Tensor):
-        index = index.data
-    elif isinstance(index, tuple):
-        index = tuple(i.data if isinstance(i, Tensor) else i for i in index)
-    return GetItem(index)(x)
+        return index.array
+    if isinstance(index, tuple):
+        return tuple(i.array if isinstance(i, Tensor) else i for i in index)
+    return index
+
+
+def getitem(x, index):
+    """Basic or advanced indexing, as in NumPy."""
+    return GetItem(_index_arrays(index))(x)
+
+
+class SetItem(Function):
+    """y = x with y[index] = v;  dx = gy with zeros at index,  dv = gy[index] summed back to v's shape.
+
+    Used by ``x[index] = v``, which then writes y into x's own array (Tensor._inplace).
+    """
+
+    def __init__(self, index):
+        self.index = index
+
+    def forward(self, x, v):
+        self.v_shape = v.shape
+        y = x.copy()
+        y[self.index] = v
+        return y
+
+    def backward(self, gy):
+        gx = gv = None
+        if self.needs_input_grad[0]:
+            gx = gy.copy()
+            gx[self.index] = 0
+        if self.needs_input_grad[1]:
+            gv = unbroadcast(gy[self.index], self.v_shape)
+        return gx, gv
+
+
+def setitem(x, index, value):
+    """x with the values at ``index`` replaced by ``value`` (a Tensor, array or number), out of place."""
+    from minicnn.tensor import Tensor
+    value = value if isinstance(value, Tensor) else as_tensor(value, x)
+    return SetItem(_index_arrays(index))(x, value.to(dtype=x.dtype))
+
+
+class Expand(Function):
+    """y = x broadcast to ``shape`` (no copy);  dx = gy summed over the broadcast axes."""
+
+    def __init__(self, shape):
+        self.shape = shape
+
+    def forward(self, x):
+        self.in_shape = x.shape
+        return get_array_module(x).broadcast_to(x, self.shape)
+
+    def backward(self, gy):
+        return unbroadcast(gy, self.in_shape)
+
+
+def expand(x, shape):
+    """``x`` broadcast to ``shape`` (NumPy's rules: new axes on the left, axes of length 1 stretched)."""
+    return Expand(tuple(shape))(x)
+
+
+class Clone(Function):
+    """y = a copy of x;  dx = gy."""
+
+    def forward(self, x):
+        return x.copy()
+
+    def backward(self, gy):
+        return gy
+
+
+def clone(x):
+    """A copy of ``x`` in its own memory, still in the graph."""
+    return Clone()(x)
 
 
 class Concat(Function):
@@ -117,6 +211,11 @@ def concat(xs, axis=1):
             raise ValueError(f"concat: all shapes must match except along axis {axis}; "
                              f"tensor 0 has shape {ref}, tensor {i} has {x.shape}")
     return Concat(axis)(*xs)
+
+
+def stack(xs, axis=0):
+    """Join tensors of one shape along a new axis: a concat of their unsqueezed copies."""
+    return concat([unsqueeze(x, axis) for x in xs], axis)
 
 
 class Pad(Function):

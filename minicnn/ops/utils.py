@@ -7,7 +7,7 @@ def as_tensor(x, like):
     """``x`` as a Tensor; numbers and arrays take ``like``'s dtype and device (constants, no grad)."""
     if isinstance(x, Tensor):
         return x
-    xp = get_array_module(like.data)
+    xp = get_array_module(like.array)
     return Tensor._from_op(xp.asarray(x, dtype=like.dtype))
 
 

@@ -42,19 +42,19 @@ class Adam(Optimizer):
                 raise ValueError(f"{name}: betas[{i}] must be in [0, 1), got {beta}")
 
     def _update(self, p, g, state, group):
-        xp = get_array_module(p.data)
+        xp = get_array_module(p.array)
         lr, (beta1, beta2), wd = group["lr"], group["betas"], group["weight_decay"]
         if not state:
             state["step"] = 0
-            state["exp_avg"] = xp.zeros_like(p.data)
-            state["exp_avg_sq"] = xp.zeros_like(p.data)
+            state["exp_avg"] = xp.zeros_like(p.array)
+            state["exp_avg_sq"] = xp.zeros_like(p.array)
         state["step"] += 1
         t = state["step"]
         if wd != 0:
             if self.decoupled_weight_decay:
-                p.data *= 1 - lr * wd
+                p.array *= 1 - lr * wd
             else:
-                g = g + wd * p.data
+                g = g + wd * p.array
         m, v = state["exp_avg"], state["exp_avg_sq"]
         m += (1 - beta1) * (g - m)           # PyTorch's lerp: the same as beta1 * m + (1 - beta1) * g
         v *= beta2
@@ -62,7 +62,7 @@ class Adam(Optimizer):
         step_size = lr / (1 - beta1 ** t)
         denom = xp.sqrt(v) / (1 - beta2 ** t) ** 0.5
         denom += group["eps"]
-        p.data -= step_size * (m / denom)
+        p.array -= step_size * (m / denom)
 
 
 class AdamW(Adam):

@@ -31,7 +31,7 @@ def clip_grad_norm_(parameters, max_norm, norm_type=2.0):
     norm_type = float(norm_type)
     if not norm_type > 0:
         raise ValueError(f"clip_grad_norm_: norm_type must be > 0 or inf, got {norm_type}")
-    grads = [p.grad.data if isinstance(p.grad, Tensor) else p.grad for p in parameters if p.grad is not None]
+    grads = [p.grad.array if isinstance(p.grad, Tensor) else p.grad for p in parameters if p.grad is not None]
     if not grads:
         return 0.0
     xp = get_array_module(grads[0])

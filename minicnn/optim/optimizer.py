@@ -7,9 +7,9 @@ not give filled in from the optimiser's defaults. Learning-rate schedulers chang
 ``step()`` visits every parameter whose ``.grad`` is not None and calls the subclass's
 ``_update(p, g, state, group)``, where ``g`` is the gradient array in the parameter's dtype and
 ``state`` is that parameter's dict in ``self.state`` (momentum buffers, running averages, step
-count), empty the first time. Updates write into ``p.data`` in place and use only the array
-module of ``p.data``, so one code path serves NumPy and CuPy. Modules hold the same array object,
-which is why ``p.data`` is never rebound.
+count), empty the first time. Updates write into ``p.array`` in place and use only the array
+module of ``p.array``, so one code path serves NumPy and CuPy. Modules hold the same array object,
+which is why ``p.array`` is never rebound.
 
 ``state_dict()`` is PyTorch's layout, with parameters replaced by their index in group order::
 
@@ -90,14 +90,14 @@ class Optimizer:
             for p in group["params"]:
                 if p.grad is None:
                     continue
-                g = p.grad.data if isinstance(p.grad, Tensor) else p.grad
-                if g.dtype != p.data.dtype:
-                    g = g.astype(p.data.dtype)
+                g = p.grad.array if isinstance(p.grad, Tensor) else p.grad
+                if g.dtype != p.array.dtype:
+                    g = g.astype(p.array.dtype)
                 self._update(p, g, self.state.setdefault(p, {}), group)
         return loss
 
     def _update(self, p, g, state, group):
-        """Update ``p.data`` in place from its gradient array ``g`` (do not modify ``g``)."""
+        """Update ``p.array`` in place from its gradient array ``g`` (do not modify ``g``)."""
         raise NotImplementedError
 
     # ---- saving and loading ----------------------------------------------------------------
@@ -178,4 +178,4 @@ def _to_param(key, value, p):
     if value is None or isinstance(value, (bool, int, float, str)):
         return value
     array = backend.to_device(value, p.device)
-    return array.astype(p.data.dtype, copy=True)
+    return array.astype(p.array.dtype, copy=True)

@@ -43,7 +43,7 @@ class SGD(Optimizer):
         if self._fast_path(p, g, buf):
             return self._fast_update(p, g, state, group)
         if group["weight_decay"] != 0:
-            g = g + group["weight_decay"] * p.data
+            g = g + group["weight_decay"] * p.array
         if momentum != 0:
             if buf is None:
                 buf = state["momentum_buffer"] = g.copy()
@@ -51,20 +51,20 @@ class SGD(Optimizer):
                 buf *= momentum
                 buf += (1 - dampening) * g
             g = g + momentum * buf if group["nesterov"] else buf
-        p.data -= lr * g
+        p.array -= lr * g
 
     @staticmethod
     def _fast_path(p, g, buf):
         """The numba loop writes p and the buffer through flat views: both contiguous, p's dtype."""
-        written = [p.data] if buf is None else [p.data, buf]
-        return fast.use(g, *written) and all(a.flags.c_contiguous and a.dtype == p.data.dtype for a in written)
+        written = [p.array] if buf is None else [p.array, buf]
+        return fast.use(g, *written) and all(a.flags.c_contiguous and a.dtype == p.array.dtype for a in written)
 
     def _fast_update(self, p, g, state, group):
         """The same update as one numba loop (minicnn/fast/sgd.py), without temporary arrays."""
         from minicnn.fast.sgd import sgd_update
         first = group["momentum"] != 0 and "momentum_buffer" not in state
         if first:
-            state["momentum_buffer"] = np.empty_like(p.data)  # the first step fills it
-        buf = state.get("momentum_buffer", p.data)             # unused when momentum is 0
-        sgd_update(p.data, g, buf, group["lr"], group["momentum"], group["dampening"], group["weight_decay"],
+            state["momentum_buffer"] = np.empty_like(p.array)  # the first step fills it
+        buf = state.get("momentum_buffer", p.array)             # unused when momentum is 0
+        sgd_update(p.array, g, buf, group["lr"], group["momentum"], group["dampening"], group["weight_decay"],
                    group["nesterov"], first)

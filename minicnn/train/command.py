@@ -5,6 +5,7 @@ import minicnn as mc
 from minicnn import backend, distributed
 from minicnn.cli import use_device
 from minicnn.data import DataError
+from minicnn.data.fetch import fetch_if_missing
 from minicnn.train import run_folder
 from minicnn.train.options import build_parser, check, checkpoint_of, resolve, resume_config
 from minicnn.train.trainer import Trainer
@@ -68,6 +69,9 @@ def _run(args, parser, world):
     ranks = f" x {world.size} ranks (MPI)" if world.size > 1 else ""
     say(f"minicnn train: {config['arch']} on {backend.device_name(config['device'])}{ranks}", flush=True)
     try:
+        if args.download:            # rank 0 fetches, the others wait for it
+            world.broadcast_object(fetch_if_missing(config["dataset"], config["data_dir"],
+                                                    progress=not config["no_progress"]) if world.is_main else None)
         trainer = Trainer(config, world)
     except DataError as e:
         raise SystemExit(f"minicnn train: {e}")

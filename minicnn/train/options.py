@@ -22,7 +22,7 @@ FIXED_DEFAULTS = {"dataset": "fashion-mnist", "warmup_epochs": 0, "seed": 0, "no
                   "eval_every": 1}
 # What a resumed run may change: how and where it runs, and (see command.py) how long.
 RESUMABLE = ("epochs", "device", "no_progress", "profile_steps", "distributed", "workers", "checkpoint_every",
-             "data_dir", "eval_every")
+             "data_dir", "eval_every", "download")
 
 
 class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
@@ -54,6 +54,8 @@ def build_parser():
     p.add_argument("--arch", help="model (required unless --resume): " + ", ".join(models.list()))
     p.add_argument("--dataset", default=None, help="fashion-mnist (default), mnist, cifar10, cifar100 or a folder")
     p.add_argument("--data-dir", default=None, help="folder holding the dataset's files")
+    p.add_argument("--download", action="store_true", help="fetch a missing dataset from its official source, "
+                   "checksums verified (python -m minicnn.data.fetch); into --data-dir when given")
     p.add_argument("--epochs", type=int, default=None,
                    help="default: the architecture's recipe; with --resume, train on to this many epochs in all "
                         "(a schedule that depends on the length, cosine or multistep, is rebuilt for it)")

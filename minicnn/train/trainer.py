@@ -152,7 +152,7 @@ class Trainer:
             run["images"] += len(y)
             run["loss_sum"] += value * len(y)
             run["aux_sum"] += aux * len(y)
-            run["correct"] += int((logits.data.argmax(axis=1) == y.data).sum())
+            run["correct"] += int((logits.array.argmax(axis=1) == y.array).sum())
             timed += len(y)
             if stop.signum is not None:
                 raise StopRequested

@@ -101,7 +101,7 @@ def feature_maps(model, image, layer_name, path=None, columns=None, scale=1, lab
         raise ValueError(f"feature_maps: {type(model).__name__} has no layer named {layer_name!r}; "
                          f"layers are named as in model.named_modules(), e.g. {', '.join(names[:6])}"
                          + (", ..." if len(names) > 6 else ""))
-    x = model.as_input(image.data if isinstance(image, Tensor) else image)
+    x = model.as_input(image.array if isinstance(image, Tensor) else image)
     if x.ndim == 3:
         x = x.reshape((1,) + x.shape)
     if x.ndim != 4 or x.shape[0] != 1:
@@ -161,4 +161,4 @@ def _save_png(grid, path, scale=1, labels=None, tile=None, pad=1):
 
 def _host(array):
     """A NumPy array from a Tensor, NumPy or CuPy array, or nested list."""
-    return backend.to_device(array.data if isinstance(array, Tensor) else array, "cpu")
+    return backend.to_device(array.array if isinstance(array, Tensor) else array, "cpu")

@@ -104,7 +104,7 @@ def test_ten_crop_averages_probabilities_not_logits():
     mc.manual_seed(0)
     model = mc.models.get("lenet5_28").eval()
     for p in model.parameters():                  # sharpen the random model so that the two averages differ
-        p.data *= 3
+        p.array *= 3
     images = np.random.default_rng(0).integers(0, 256, (6, 1, 28, 28), dtype=np.uint8)
     dataset = ArrayDataset(images, np.zeros(6, np.int64), FASHION_CLASSES, "random")
     transform = T.Compose([recipes.make_transform("fashion-mnist", 1, 32, 28, train=False), T.TenCrop(28)])
@@ -112,7 +112,7 @@ def test_ten_crop_averages_probabilities_not_logits():
     crops = transform(images)
     assert crops.shape == (10, 6, 1, 28, 28)
     with mc.no_grad():
-        logits = np.stack([model(mc.Tensor(c)).data for c in crops]).astype(np.float64)     # (10, N, K)
+        logits = np.stack([model(mc.Tensor(c)).array for c in crops]).astype(np.float64)     # (10, N, K)
     probs = np.exp(logits - logits.max(-1, keepdims=True))
     probs /= probs.sum(-1, keepdims=True)
     np.testing.assert_allclose(log_p, np.log(probs.mean(0)), rtol=1e-5, atol=1e-6)

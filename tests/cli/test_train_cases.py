@@ -167,7 +167,7 @@ def test_resume_with_another_models_weights_is_a_short_message(one_epoch_run, tm
 @needs_data
 def test_resume_of_a_missing_folder_or_a_non_checkpoint_is_a_message(tmp_path):
     assert_usage_error(train("--resume", tmp_path), f"--resume {tmp_path}: this folder has no last.safetensors")
-    mc.save({"weight": mc.tensor([1.0]).data}, tmp_path / "last.safetensors")
+    mc.save({"weight": mc.tensor([1.0]).array}, tmp_path / "last.safetensors")
     done = train("--resume", tmp_path)
     assert done.returncode == 1 and "is not a checkpoint of python -m minicnn.train" in done.stderr
 

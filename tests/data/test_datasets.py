@@ -5,7 +5,7 @@ import struct
 import numpy as np
 import pytest
 
-from minicnn.data import DataError, fashion_mnist, load_dataset, mnist, read_idx
+from minicnn.data import DataError, DataMissing, fashion_mnist, load_dataset, mnist, read_idx
 from minicnn.data import datasets
 from minicnn.data.datasets import DEBIAN_FASHION, cifar10, cifar100, image_folder
 
@@ -51,12 +51,19 @@ def test_search_order_data_dir_then_environment(tmp_path, monkeypatch, gz):
 def test_missing_files_say_where_to_put_them(tmp_path, monkeypatch):
     monkeypatch.setenv("HOME", str(tmp_path))
     monkeypatch.delenv("MINICNN_DATA", raising=False)
-    with pytest.raises(DataError, match=r"mnist: data files not found\. Looked in: .*\.minicnn/data/mnist\. "
-                                        r"Put train-images-idx3-ubyte, train-labels-idx1-ubyte .*Nothing is downloaded"):
+    with pytest.raises(DataMissing, match=r"mnist: data files not found\. Looked in: .*\.minicnn/data/mnist\. "
+                                          r"Put train-images-idx3-ubyte, train-labels-idx1-ubyte \(or their \.gz "
+                                          r"versions\) in one of them\. Nothing is downloaded unless asked: "
+                                          r"`python -m minicnn.data.fetch mnist` downloads them"):
         mnist("train")
     monkeypatch.setattr(datasets, "DEBIAN_FASHION", str(tmp_path / "not-installed"))
-    with pytest.raises(DataError, match="or install Debian's package: apt-get install dataset-fashion-mnist"):
+    with pytest.raises(DataMissing, match=r"or install Debian's package: apt-get install dataset-fashion-mnist\. "
+                                          r"Nothing is downloaded unless asked: `python -m minicnn.data.fetch "
+                                          r"fashion-mnist`"):
         fashion_mnist("test")
+    with pytest.raises(DataMissing, match=r"Put test_batch.bin, batches.meta.txt in one of them\. .*"
+                                          r"`python -m minicnn.data.fetch cifar10`"):
+        cifar10("test")
 
 
 def test_corrupted_idx_files_are_named(tmp_path):

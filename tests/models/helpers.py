@@ -13,7 +13,7 @@ def to_float64(model):
     """Cast a minicnn model's float parameters and buffers to float64 in place."""
     for t in list(model.parameters()) + list(model.buffers()):
         if t.dtype.kind == "f":
-            t.data = t.data.astype(np.float64)
+            t.array = t.array.astype(np.float64)
     return model
 
 
@@ -145,7 +145,7 @@ def he_scale(model, seed=0):
     rng = np.random.default_rng(seed)
     for m in model.modules():
         if isinstance(m, (mc.nn.Conv2d, mc.nn.Linear)):
-            fan_in = m.weight.size // m.weight.shape[0]
-            m.weight.data = rng.standard_normal(m.weight.shape) * np.sqrt(2 / fan_in)
-            m.bias.data = rng.uniform(0, 0.1, m.bias.shape)
+            fan_in = m.weight.numel() // m.weight.shape[0]
+            m.weight.array = rng.standard_normal(m.weight.shape) * np.sqrt(2 / fan_in)
+            m.bias.array = rng.uniform(0, 0.1, m.bias.shape)
     return model

@@ -6,7 +6,7 @@ import torch
 import minicnn as mc
 import minicnn.models.alexnet  # noqa: F401  (registers the AlexNet models)
 from minicnn import models
-from minicnn.models import alexnet as A
+from minicnn.models.alexnet import AlexNet, LECTURE_MAX_SIZE, LECTURE_MIN_SIZE, MAX_SIZE, MIN_SIZE
 from minicnn.summary import summarize
 from tests.models.helpers import PatchInput, assert_logits_match, assert_macs_match_torch, gradcheck_model, he_scale
 from tests.oracle import rel_error
@@ -165,7 +165,7 @@ def test_gradcheck_end_to_end(name):
 def test_input_sizes_are_named(name):
     model = models.get(name, **NARROW)
     lo, hi = model.min_size, model.max_size
-    assert (lo, hi) == {"alexnet": (A.MIN_SIZE, A.MAX_SIZE), "alexnet_lecture": (A.LECTURE_MIN_SIZE, A.LECTURE_MAX_SIZE)}[name]
+    assert (lo, hi) == {"alexnet": (MIN_SIZE, MAX_SIZE), "alexnet_lecture": (LECTURE_MIN_SIZE, LECTURE_MAX_SIZE)}[name]
     fc6 = model.classifier[0].in_features
     with mc.no_grad():
         for size in (lo, hi):                          # the extremes work ...
@@ -184,7 +184,7 @@ def test_input_sizes_are_named(name):
 
 def test_unsupported_configurations():
     with pytest.raises(ValueError, match="AlexNet: layout must be one of paper, lecture, got 'caffe'"):
-        A.AlexNet(layout="caffe")
+        AlexNet(layout="caffe")
     with pytest.raises(ValueError, match="AlexNet: widths must give the filters of conv1..conv5"):
         models.get("alexnet", widths=(96, 256))
     with pytest.raises(ValueError, match="groups=2 must divide"):            # two GPUs need even widths

@@ -29,7 +29,7 @@ def test_parameter_counts_of_the_overview():
     model = models.get("lenet5")
     convs = [m for m in model.modules() if isinstance(m, mc.nn.Conv2d)]
     fcs = [m for m in model.modules() if isinstance(m, mc.nn.Linear)]
-    assert [c.weight.size for c in convs] == [150, 2400]
+    assert [c.weight.numel() for c in convs] == [150, 2400]
     assert [f.num_parameters() for f in fcs] == [48120, 10164, 850]
     assert model.num_parameters() == 150 + 6 + 2400 + 16 + 48120 + 10164 + 850 == 61706
     assert models.get("lenet5_28").num_parameters() == 61706

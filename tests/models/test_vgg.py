@@ -204,3 +204,12 @@ def test_wrong_input_and_configuration_are_named():
         vgg._vgg("C", False)
     with pytest.raises(ValueError, match="vgg: width and hidden must be positive"):
         models.get("vgg11", width=0)
+
+
+def test_torchvision_style_builders_at_the_top_of_models():
+    """models.vgg16() / models.resnet18() as in torchvision; pretrained weights are refused clearly."""
+    assert type(models.vgg11(num_classes=10)).__name__ == type(models.get("vgg11", num_classes=10)).__name__
+    assert models.resnet18(num_classes=3).fc.out_features == 3
+    assert all(callable(getattr(models, name)) for name in models.list())
+    with pytest.raises(ValueError, match="models.vgg16: weights='IMAGENET1K_V1': minicnn has no pretrained weights"):
+        models.vgg16(weights="IMAGENET1K_V1")

@@ -6,7 +6,7 @@ import torch
 import minicnn as mc
 import minicnn.models.zfnet  # noqa: F401  (registers the ZFNet models)
 from minicnn import models
-from minicnn.models import zfnet as Z
+from minicnn.models.zfnet import LECTURE_MAX_SIZE, LECTURE_MIN_SIZE, MAX_SIZE, MIN_SIZE, ZFNet
 from minicnn.summary import summarize
 from tests.models.helpers import PatchInput, assert_logits_match, assert_macs_match_torch, gradcheck_model, he_scale
 from tests.models.test_alexnet import TABLES as ALEXNET_TABLES
@@ -154,7 +154,7 @@ def test_gradcheck_end_to_end(name):
 def test_input_sizes_are_named(name):
     model = models.get(name, **narrow(name))
     lo, hi = model.min_size, model.max_size
-    assert (lo, hi) == {"zfnet": (Z.MIN_SIZE, Z.MAX_SIZE), "zfnet_lecture": (Z.LECTURE_MIN_SIZE, Z.LECTURE_MAX_SIZE)}[name]
+    assert (lo, hi) == {"zfnet": (MIN_SIZE, MAX_SIZE), "zfnet_lecture": (LECTURE_MIN_SIZE, LECTURE_MAX_SIZE)}[name]
     fc6 = model.classifier[0].in_features
     with mc.no_grad():
         for size in (lo, hi):                          # the extremes work ...
@@ -173,6 +173,6 @@ def test_input_sizes_are_named(name):
 
 def test_unsupported_configurations():
     with pytest.raises(ValueError, match="ZFNet: layout must be one of paper, lecture, got 'table2'"):
-        Z.ZFNet(layout="table2")
+        ZFNet(layout="table2")
     with pytest.raises(ValueError, match="ZFNet: widths must give the filters of conv1..conv5"):
         models.get("zfnet", widths=(96, 256, 384))

@@ -19,10 +19,10 @@ def run_both(ours, theirs, x, train=True):
     copy_weights(ours, theirs)
     ours.to("cpu")
     for p in ours.parameters():
-        p.data = p.data.astype(np.float64)
+        p.array = p.array.astype(np.float64)
     for b in ours.buffers():
         if b.dtype.kind == "f":
-            b.data = b.data.astype(np.float64)
+            b.array = b.array.astype(np.float64)
     theirs.double()
     tx = torch.tensor(x, requires_grad=True)
     mx = mc.Tensor(x.copy(), requires_grad=True)
@@ -122,3 +122,25 @@ def test_layer_errors_name_the_layer(make, shape, message):
 def test_conv_groups_must_divide_channels():
     with pytest.raises(ValueError, match="Conv2d: groups=3 must divide in_channels=4 and out_channels=6"):
         nn.Conv2d(4, 6, 3, groups=3)
+
+
+@pytest.mark.parametrize("kernel_size", [3, 4, (1, 7), (2, 5)])
+def test_conv_padding_same_keeps_the_size_as_torch(kernel_size):
+    ours = nn.Conv2d(2, 3, kernel_size, padding="same")
+    theirs = torch.nn.Conv2d(2, 3, kernel_size, padding="same")
+    theirs.load_state_dict({k: torch.tensor(v.numpy()) for k, v in ours.state_dict().items()})
+    x = np.random.default_rng(0).standard_normal((1, 2, 7, 8)).astype(np.float32)
+    y = ours(mc.tensor(x))
+    assert y.shape == (1, 3, 7, 8)
+    np.testing.assert_allclose(y.numpy(), theirs(torch.tensor(x)).detach().numpy(), rtol=1e-4, atol=1e-5)
+    assert "padding='same'" in repr(ours)
+    with pytest.raises(ValueError, match="Conv2d: padding='same' needs stride 1"):
+        nn.Conv2d(2, 3, 3, stride=2, padding="same")
+
+
+@pytest.mark.parametrize("dim, shape", [(1, (2, 5)), (None, (2, 5)), (None, (3, 4, 5)), (-1, (3, 4, 5))])
+def test_softmax_layers_match_torch(dim, shape):
+    x = np.random.default_rng(1).standard_normal(shape)
+    for ours, theirs in [(nn.Softmax(dim), torch.nn.Softmax(dim)), (nn.LogSoftmax(dim), torch.nn.LogSoftmax(dim))]:
+        np.testing.assert_allclose(ours(mc.tensor(x)).numpy(), theirs(torch.tensor(x)).numpy(), rtol=1e-12)
+    assert repr(nn.Softmax(dim=1)) == "Softmax(dim=1)"

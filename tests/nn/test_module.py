@@ -1,5 +1,6 @@
 import numpy as np
 import pytest
+import torch
 
 import minicnn as mc
 from minicnn import nn
@@ -47,7 +48,7 @@ def test_parameter_count_and_buffers():
     net = Net()
     conv = 4 * 4 * 9
     expected = (4 * 9 + 4) + 2 * (2 * conv + 2 * 8) + (4 * 3 + 3)
-    assert net.num_parameters() == expected == sum(p.size for p in net.parameters())
+    assert net.num_parameters() == expected == sum(p.numel() for p in net.parameters())
     assert len(list(net.buffers())) == 4 * 3
     assert len(list(net.children())) == 5
 
@@ -88,14 +89,14 @@ def test_state_dict_round_trip_gives_identical_outputs():
     assert result.missing_keys == [] and result.unexpected_keys == []
     np.testing.assert_array_equal(a(x).numpy(), b(x).numpy())
     # Loading copies values: the two models do not share arrays afterwards.
-    a.stem.weight.data[...] = 0
-    assert b.stem.weight.data.any()
+    a.stem.weight.array[...] = 0
+    assert b.stem.weight.array.any()
 
 
 def test_state_dict_accepts_numpy_arrays_and_casts_to_the_parameter_dtype():
     layer = nn.Linear(2, 3)
     layer.load_state_dict({"weight": np.ones((3, 2)), "bias": np.zeros(3)})
-    assert layer.weight.dtype == np.float32 and float(layer.weight.data.sum()) == 6
+    assert layer.weight.dtype == np.float32 and float(layer.weight.array.sum()) == 6
 
 
 def test_strict_loading_names_every_problem_at_once():
@@ -170,7 +171,52 @@ def test_inference_is_eval_without_a_graph_and_restores_each_modules_flag():
 def test_as_input_follows_the_weights_dtype():
     model = nn.Linear(3, 2)
     assert model.as_input(np.ones((1, 3))).dtype == np.float32
-    model.weight.data = model.weight.data.astype(np.float64)
-    model.bias.data = model.bias.data.astype(np.float64)
+    model.weight.array = model.weight.array.astype(np.float64)
+    model.bias.array = model.bias.array.astype(np.float64)
     assert model.as_input(np.ones((1, 3), np.float32)).dtype == np.float64
     assert nn.ReLU().as_input(np.ones(2, np.int64)).dtype == np.float32       # no weights: float32
+
+
+def test_double_float_and_to_dtype_cast_in_place():
+    """model.double() makes a float64 model for gradcheck; parameters stay the same objects (optimisers
+    keep them), integer buffers keep their dtype, as in torch."""
+    model = nn.Sequential(nn.Conv2d(1, 2, 3), nn.BatchNorm2d(2), nn.Flatten(), nn.Linear(8, 3))
+    params = list(model.parameters())
+    assert model.double() is model
+    assert all(p.dtype == np.float64 for p in model.parameters())
+    assert all(a is b for a, b in zip(model.parameters(), params))
+    assert model[1].running_mean.dtype == np.float64 and model[1].num_batches_tracked.dtype == np.int64
+    x = mc.randn(2, 1, 4, 4, dtype=mc.double)
+    assert mc.gradcheck(lambda x: model(x), [x.requires_grad_()])
+    assert model.float()[0].weight.dtype == np.float32
+    assert model.to(mc.float64)[3].bias.dtype == np.float64
+    assert model.to("cpu", mc.float32)[3].bias.dtype == np.float32
+    with pytest.raises(TypeError, match="Sequential.to: only floating-point dtypes can be given, got int64"):
+        model.to(mc.long)
+
+
+def test_apply_visits_children_before_parents_as_torch():
+    def build(lib):
+        return lib.nn.Sequential(lib.nn.Linear(2, 2), lib.nn.Sequential(lib.nn.ReLU(), lib.nn.Linear(2, 1)))
+
+    seen = {}
+    for lib in (mc, torch):
+        order = []
+        assert build(lib).apply(lambda m: order.append(type(m).__name__)) is not None
+        seen[lib.__name__] = order
+    assert seen["minicnn"] == seen["torch"] == ["Linear", "ReLU", "Linear", "Sequential", "Sequential"]
+
+    def init_weights(m):
+        if isinstance(m, nn.Linear):
+            nn.init.constant_(m.weight, 0.5)
+
+    model = build(mc).apply(init_weights)
+    assert (model[0].weight == 0.5).all() and (model[1][1].weight == 0.5).all()
+
+
+def test_requires_grad_freezes_a_model():
+    model = nn.Linear(3, 2)
+    assert model.requires_grad_(False) is model and not any(p.requires_grad for p in model.parameters())
+    assert model.num_parameters(trainable_only=True) == 0
+    model.requires_grad_()
+    assert all(p.requires_grad for p in model.parameters())

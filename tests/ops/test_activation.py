@@ -19,7 +19,7 @@ OPS = {
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("name", list(OPS))
-def test_matches_torch(name, dtype, xp, rng):
+def test_matches_torch(name, dtype, xp, fast_path, rng):
     ours, theirs = OPS[name]
     x = 3 * rng.standard_normal((2, 3, 4, 5))
     compare_with_torch(ours, theirs, [x], xp, dtype=dtype)
@@ -27,16 +27,21 @@ def test_matches_torch(name, dtype, xp, rng):
 
 @pytest.mark.parametrize("shape", [(1, 3), (3, 5, 1, 3)])
 @pytest.mark.parametrize("name", list(OPS))
-def test_gradcheck(name, shape, xp, rng):
+def test_gradcheck(name, shape, xp, fast_path, rng):
     x = rng.standard_normal(shape)
     x[np.abs(x) < 1e-3] = 0.5          # keep the finite differences away from ReLU's kink
     gradcheck_arrays(OPS[name][0], [x], xp)
 
 
-def test_relu_gradient_at_zero_is_zero_as_in_torch(xp):
+def test_relu_gradient_at_zero_is_zero_as_in_torch(xp, fast_path):
     x = mc.Tensor(xp.zeros((2, 3)), requires_grad=True)
     relu(x).backward(xp.ones((2, 3)))
     np.testing.assert_array_equal(x.grad.numpy(), np.zeros((2, 3)))
+
+
+def test_relu_passes_nan_through_as_torch(fast_path):
+    x = np.array([np.nan, -1.0, 2.0, -np.inf, np.inf], np.float32)
+    np.testing.assert_array_equal(relu(mc.Tensor(x)).numpy(), F.relu(torch.tensor(x)).numpy())
 
 
 def test_leaky_relu_values(xp):

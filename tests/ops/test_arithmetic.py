@@ -13,7 +13,7 @@ SHAPES = [((2, 3), (2, 3)), ((2, 3, 4), (4,)), ((2, 1, 4), (3, 1)), ((5,), (1,))
 
 @pytest.mark.parametrize("ours, theirs", BINARY)
 @pytest.mark.parametrize("shape_a, shape_b", SHAPES)
-def test_binary_gradcheck(xp, rng, ours, theirs, shape_a, shape_b):
+def test_binary_gradcheck(xp, fast_path, rng, ours, theirs, shape_a, shape_b):
     a, b = rng.standard_normal(shape_a), rng.uniform(0.5, 2.0, shape_b)
     gradcheck_arrays(ours, [a, b], xp)
 
@@ -21,7 +21,7 @@ def test_binary_gradcheck(xp, rng, ours, theirs, shape_a, shape_b):
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("ours, theirs", BINARY)
 @pytest.mark.parametrize("shape_a, shape_b", SHAPES)
-def test_binary_matches_torch(xp, rng, dtype, ours, theirs, shape_a, shape_b):
+def test_binary_matches_torch(xp, fast_path, rng, dtype, ours, theirs, shape_a, shape_b):
     a, b = rng.standard_normal(shape_a), rng.uniform(0.5, 2.0, shape_b)
     compare_with_torch(ours, theirs, [a, b], xp, dtype)
 
@@ -48,6 +48,23 @@ def test_matmul(xp, rng, dtype):
     a, b = rng.standard_normal((4, 3)), rng.standard_normal((3, 5))
     gradcheck_arrays(ops.matmul, [a, b], xp)
     compare_with_torch(ops.matmul, torch.matmul, [a, b], xp, dtype)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("shape_a, shape_b", [((3,), (3, 5)), ((4, 3), (3,)), ((3,), (3,))])
+def test_matmul_with_vectors(xp, rng, dtype, shape_a, shape_b):
+    """A 1-D operand is a row vector on the left, a column vector on the right; its axis is dropped."""
+    a, b = rng.standard_normal(shape_a), rng.standard_normal(shape_b)
+    gradcheck_arrays(ops.matmul, [a, b], xp)
+    y = compare_with_torch(ops.matmul, torch.matmul, [a, b], xp, dtype)
+    assert y.shape == tuple(torch.matmul(torch.tensor(a), torch.tensor(b)).shape)
+
+
+def test_cast_to_integers_leaves_the_graph():
+    x = mc.Tensor([1.7, -2.2], requires_grad=True)
+    y = ops.cast(x, mc.long)
+    assert y.dtype == np.int64 and not y.requires_grad and y.creator is None
+    np.testing.assert_array_equal(y.numpy(), torch.tensor([1.7, -2.2]).long().numpy())
 
 
 def test_matmul_shape_error():

@@ -33,11 +33,11 @@ def test_training_matches_torch(shape, affine, dtype, xp, rng):
     x = 2 + 3 * rng.standard_normal(shape)
     params = [rng.standard_normal(C), rng.standard_normal(C)] if affine else []
     (rm, rv), (trm, trv) = _running(xp, rng, C, dtype)
-    rm_array = rm.data
+    rm_array = rm.array
     compare_with_torch(lambda t, *p: batch_norm(t, rm, rv, *p, training=True, momentum=0.3),
                        lambda t, *p: F.batch_norm(t, trm, trv, *p, training=True, momentum=0.3),
                        [x, *params], xp, dtype=dtype, seed=SEED)
-    assert rm.data is rm_array                                   # updated in place
+    assert rm.array is rm_array                                   # updated in place
     assert rm.dtype == dtype and rv.dtype == dtype
     for ours, theirs in ((rm, trm), (rv, trv)):
         assert rel_error(ours.numpy(), theirs.numpy()) < TOLERANCE[dtype]

@@ -1,11 +1,14 @@
+import threading
+
 import numpy as np
 import pytest
 import torch.nn.functional as F
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import minicnn as mc
 from minicnn import im2col, ops
+from minicnn.fast.scratch import release, scratch
 from tests.oracle import compare_with_torch, gradcheck_arrays
 
 # (x shape, weight shape, stride, padding as minicnn takes it, padding as torch takes it, groups)
@@ -19,15 +22,16 @@ CASES = {
     "depthwise": ((1, 3, 5, 5), (3, 1, 3, 3), 2, 1, 1, 3),
     "batch1_no_pad_1x1": ((1, 4, 3, 3), (2, 4, 1, 1), 1, 0, 0, 1),
     "kernel_gt_stride_overlap": ((1, 1, 9, 9), (2, 1, 5, 5), 3, 2, 2, 1),
-    "1x1_pad1_grows": ((1, 2, 3, 4), (3, 2, 1, 1), 1, 1, 1, 1),       # padding > K-1: gx via col2im
-    "groups2_stride1_5x5": ((2, 4, 6, 6), (4, 2, 5, 5), 1, 2, 2, 2),  # gx via the flipped-kernel conv
-    "many_out_channels": ((2, 1, 5, 5), (6, 1, 3, 3), 1, 0, 0, 1),    # OC >> C, stride 1: gx via col2im
+    "1x1_pad1_grows": ((1, 2, 3, 4), (3, 2, 1, 1), 1, 1, 1, 1),       # padding > K-1: rows of only padding
+    "groups2_stride1_5x5": ((2, 4, 6, 6), (4, 2, 5, 5), 1, 2, 2, 2),
+    "many_out_channels": ((2, 1, 5, 5), (6, 1, 3, 3), 1, 0, 0, 1),
+    "stride3_pad_wider_than_kernel": ((2, 2, 7, 8), (3, 2, 2, 3), 3, 3, 3, 1),  # windows entirely in the padding
 }
 
 
 @pytest.mark.parametrize("bias", [True, False])
 @pytest.mark.parametrize("name", CASES)
-def test_conv2d_gradcheck(xp, rng, name, bias):
+def test_conv2d_gradcheck(xp, fast_path, rng, name, bias):
     xs, ws, stride, pad, _, groups = CASES[name]
     arrays = [rng.standard_normal(xs), rng.standard_normal(ws)] + ([rng.standard_normal(ws[0])] if bias else [])
     gradcheck_arrays(lambda x, w, b=None: ops.conv2d(x, w, b, stride, pad, groups), arrays, xp)
@@ -35,7 +39,7 @@ def test_conv2d_gradcheck(xp, rng, name, bias):
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("name", CASES)
-def test_conv2d_matches_torch(xp, rng, dtype, name):
+def test_conv2d_matches_torch(xp, fast_path, rng, dtype, name):
     xs, ws, stride, pad, tpad, groups = CASES[name]
     arrays = [rng.standard_normal(xs), rng.standard_normal(ws), rng.standard_normal(ws[0])]
     compare_with_torch(lambda x, w, b: ops.conv2d(x, w, b, stride, pad, groups),
@@ -44,7 +48,7 @@ def test_conv2d_matches_torch(xp, rng, dtype, name):
 
 @pytest.mark.parametrize("stride", [1, 2])
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
-def test_conv2d_per_side_padding_matches_torch(xp, rng, dtype, stride):
+def test_conv2d_per_side_padding_matches_torch(xp, fast_path, rng, dtype, stride):
     """torch's conv2d takes only symmetric padding: the oracle pads first, then convolves."""
     arrays = [rng.standard_normal((2, 2, 5, 6)), rng.standard_normal((3, 2, 3, 3))]
     compare_with_torch(lambda x, w: ops.conv2d(x, w, padding=((0, 2), (1, 0)), stride=stride),
@@ -52,7 +56,7 @@ def test_conv2d_per_side_padding_matches_torch(xp, rng, dtype, stride):
     gradcheck_arrays(lambda x, w: ops.conv2d(x, w, padding=((0, 2), (1, 0)), stride=stride), arrays, xp)
 
 
-def test_conv2d_only_weight_needs_grad(rng):
+def test_conv2d_only_weight_needs_grad(fast_path, rng):
     """The first layer's input needs no gradient: backward must skip col2im and still give gW."""
     x = mc.Tensor(rng.standard_normal((2, 1, 5, 5)))
     w = mc.Tensor(rng.standard_normal((2, 1, 3, 3)), requires_grad=True)
@@ -60,7 +64,7 @@ def test_conv2d_only_weight_needs_grad(rng):
     assert x.grad is None and w.grad.shape == (2, 1, 3, 3)
 
 
-def test_chunked_im2col_gives_the_same_result(rng, monkeypatch):
+def test_chunked_im2col_gives_the_same_result(fast_path, rng, monkeypatch):
     x, w, b = rng.standard_normal((5, 3, 6, 6)), rng.standard_normal((4, 3, 3, 3)), rng.standard_normal(4)
     gy = rng.standard_normal((5, 4, 6, 6))
 
@@ -71,7 +75,7 @@ def test_chunked_im2col_gives_the_same_result(rng, monkeypatch):
         return y.numpy(), tx.grad.numpy(), tw.grad.numpy(), tb.grad.numpy()
 
     whole = run()
-    per_sample = 4 * 9 * 36 * 8       # the larger column array: backward's gy columns (OC = 4 rows per offset)
+    per_sample = 3 * 9 * 36 * 8       # one sample's columns: C*KH*KW rows of OH*OW float64s
     monkeypatch.setattr(im2col, "max_col_bytes", 2 * per_sample)   # chunks of 2, 2, 1 samples
     assert [s.stop - s.start for s in im2col.batch_chunks(5, per_sample)] == [2, 2, 1]
     for a, b_ in zip(whole, run()):
@@ -108,11 +112,12 @@ def test_conv2d_matches_the_definition(rng):
                                naive_conv(x, w, 2, 1), rtol=1e-12, atol=1e-12)
 
 
-@settings(max_examples=40, deadline=None)
+# fast_path only switches a flag, the same for every example: safe to share between examples.
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(N=st.integers(1, 2), Cg=st.integers(1, 3), OCg=st.integers(1, 3), groups=st.integers(1, 3),
        H=st.integers(1, 9), W=st.integers(1, 9), KH=st.integers(1, 4), KW=st.integers(1, 4),
        SH=st.integers(1, 3), SW=st.integers(1, 3), PH=st.integers(0, 2), PW=st.integers(0, 2), seed=st.integers(0, 99))
-def test_conv2d_property_shapes_and_values(N, Cg, OCg, groups, H, W, KH, KW, SH, SW, PH, PW, seed):
+def test_conv2d_property_shapes_and_values(fast_path, N, Cg, OCg, groups, H, W, KH, KW, SH, SW, PH, PW, seed):
     if KH > H + 2 * PH or KW > W + 2 * PW:
         with pytest.raises(ValueError, match="kernel .* is larger than the padded input"):
             ops.conv2d(mc.Tensor(np.zeros((N, Cg * groups, H, W))), mc.Tensor(np.zeros((OCg * groups, Cg, KH, KW))),
@@ -150,15 +155,63 @@ def test_conv2d_errors(args, kwargs, error, message):
         ops.conv2d(*args, **kwargs)
 
 
-def test_scratch_buffer_is_reused_and_grows(rng):
+def test_scratch_buffer_is_reused_and_grows():
     a = np.zeros(1, np.float32)
-    first = im2col.scratch(a, 100)
-    assert im2col.scratch(a, 50).base is first.base            # smaller request: the same memory
-    assert im2col.scratch(a, 1000).size == 1000                 # larger: a new, larger buffer
-    assert im2col.scratch(np.zeros(1), 10).dtype == np.float64  # one buffer per dtype
+    first = scratch(a, 100, "col")
+    assert scratch(a, 50, "col").base is first.base             # smaller request: the same memory
+    assert scratch(a, 50, "out").base is not first.base         # another slot: other memory
+    assert scratch(a, 1000, "col").size == 1000                 # larger: a new, larger buffer
+    assert scratch(np.zeros(1), 10, "col").dtype == np.float64  # one buffer per dtype
 
 
-def test_results_do_not_alias_the_scratch_buffer(rng):
+def test_scratch_buffers_belong_to_their_thread():
+    a = np.zeros(1, np.float32)
+    mine = scratch(a, 100, "col")
+    box = []
+    thread = threading.Thread(target=lambda: box.append(scratch(a, 100, "col")))
+    thread.start()
+    thread.join()
+    assert box[0].base is not mine.base
+    release()
+    assert scratch(a, 100, "col").base is not mine.base        # released: made anew
+
+
+def test_two_threads_convolving_at_once_get_their_own_results(rng):
+    """Each thread's columns live in its own buffers: results equal the one-thread ones."""
+    inputs = [rng.standard_normal((4, 3, 12, 12)).astype(np.float32) for _ in range(2)]
+    w = rng.standard_normal((5, 3, 3, 3)).astype(np.float32)
+
+    def convolve(x):
+        out = None
+        for _ in range(20):
+            out = ops.conv2d(mc.Tensor(x), mc.Tensor(w), padding=1).numpy()
+        return out
+
+    alone = [convolve(x) for x in inputs]
+    results = [None, None]
+    threads = [threading.Thread(target=lambda k=k: results.__setitem__(k, convolve(inputs[k]))) for k in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for a, b in zip(alone, results):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_input_gradient_is_a_convolution_with_the_flipped_kernel(rng):
+    """docs/ops/convolution.md: at stride 1, gx = conv2d(gy padded by K-1-p, W flipped in space
+    with in/out channels swapped)."""
+    x, w = rng.standard_normal((2, 3, 7, 6)), rng.standard_normal((4, 3, 3, 2))
+    tx = mc.Tensor(x, requires_grad=True)
+    y = ops.conv2d(tx, mc.Tensor(w), padding=(1, 0))
+    gy = rng.standard_normal(y.shape)
+    y.backward(gy)
+    flipped = w[:, :, ::-1, ::-1].transpose(1, 0, 2, 3).copy()
+    gx = ops.conv2d(mc.Tensor(gy), mc.Tensor(flipped), padding=(3 - 1 - 1, 2 - 1 - 0))
+    np.testing.assert_allclose(gx.numpy(), tx.grad.numpy(), rtol=1e-12, atol=1e-12)
+
+
+def test_results_do_not_alias_the_scratch_buffer(fast_path, rng):
     """Outputs and gradients must own their memory: the next convolution reuses the column buffer."""
     x = mc.Tensor(rng.standard_normal((2, 3, 6, 6)), requires_grad=True)
     w = mc.Tensor(rng.standard_normal((4, 3, 3, 3)), requires_grad=True)

@@ -212,3 +212,28 @@ def test_error_accuracy_labels():
     with pytest.raises(TypeError, match=r"accuracy: labels must be integers \(class indices\), got float64"):
         accuracy(_logits(), np.zeros(4))
 
+
+
+# ---- binary cross-entropy from logits ------------------------------------------------------------
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_binary_cross_entropy_with_logits_matches_torch(reduction, dtype, xp, rng):
+    z, y = 4 * rng.standard_normal((3, 5)), rng.uniform(0, 1, (3, 5))
+
+    def ours(z, y):
+        return mc.ops.binary_cross_entropy_with_logits(z, y, reduction)
+
+    gradcheck_arrays(ours, [z, y], xp)
+    compare_with_torch(ours, lambda z, y: F.binary_cross_entropy_with_logits(z, y, reduction=reduction),
+                       [z, y], xp, dtype)
+
+
+def test_binary_cross_entropy_with_logits_is_stable_and_checks_shapes():
+    z = mc.tensor([1000.0, -1000.0], requires_grad=True)
+    loss = mc.ops.binary_cross_entropy_with_logits(z, mc.tensor([1.0, 0.0]))
+    loss.backward()
+    assert loss.item() == 0.0 and np.isfinite(z.grad.numpy()).all()
+    with pytest.raises(ValueError, match="binary_cross_entropy_with_logits: target must have the input's shape"):
+        mc.ops.binary_cross_entropy_with_logits(z, mc.tensor([1.0]))

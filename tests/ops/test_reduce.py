@@ -1,5 +1,6 @@
 import numpy as np
 import pytest
+import torch
 
 import minicnn as mc
 from minicnn import ops
@@ -29,3 +30,14 @@ def test_max_shares_gradient_between_ties():
     x = mc.Tensor(np.array([1.0, 3.0, 3.0]), requires_grad=True)
     ops.max(x).backward()
     np.testing.assert_allclose(x.grad.numpy(), [0.0, 0.5, 0.5])
+
+
+@pytest.mark.parametrize("name", ["argmax", "argmin"])
+@pytest.mark.parametrize("axis, keepdims", [(None, False), (1, False), (-1, True), (None, True)])
+def test_argmax_argmin_match_torch(xp, name, axis, keepdims):
+    """Indices as int64, first index on ties (the repeated values below), no graph."""
+    x = np.array([[[1.0, 3.0, 3.0], [2.0, 0.0, 0.0]], [[5.0, 5.0, 1.0], [0.0, 4.0, 4.0]]])
+    ours = getattr(ops, name)(mc.Tensor(xp.asarray(x), requires_grad=True), axis, keepdims)
+    theirs = getattr(torch, name)(torch.tensor(x), dim=axis, keepdim=keepdims)
+    assert ours.dtype == np.int64 and not ours.requires_grad and ours.shape == tuple(theirs.shape)
+    np.testing.assert_array_equal(ours.numpy(), theirs.numpy())

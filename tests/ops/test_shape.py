@@ -17,6 +17,16 @@ CASES = [
     ("pad", lambda x: ops.pad(x, ((1, 0), (2, 3))), lambda x: F.pad(x, (2, 3, 1, 0)), (2, 3, 4, 5)),
     ("pad_sym", lambda x: ops.pad(x, 1), lambda x: F.pad(x, (1, 1, 1, 1)), (1, 2, 3, 3)),
     ("pad_channels", lambda x: ops.pad_channels(x, 2, 1), lambda x: F.pad(x, (0, 0, 0, 0, 2, 1)), (2, 3, 2, 2)),
+    ("flatten_middle", lambda x: ops.flatten(x, 1, 2), lambda x: torch.flatten(x, 1, 2), (2, 3, 2, 2)),
+    ("flatten_all", lambda x: ops.flatten(x, 0), lambda x: torch.flatten(x), (2, 3, 2)),
+    ("unsqueeze", lambda x: ops.unsqueeze(x, 1), lambda x: x.unsqueeze(1), (2, 3)),
+    ("unsqueeze_end", lambda x: ops.unsqueeze(x, -1), lambda x: x.unsqueeze(-1), (2, 3)),
+    ("squeeze", ops.squeeze, torch.squeeze, (2, 1, 3, 1)),
+    ("squeeze_dim", lambda x: ops.squeeze(x, 1), lambda x: x.squeeze(1), (2, 1, 3, 1)),
+    ("squeeze_longer_axis", lambda x: ops.squeeze(x, 0), lambda x: x.squeeze(0), (2, 1, 3)),
+    ("expand", lambda x: ops.expand(x, (4, 2, 3)), lambda x: x.expand(4, 2, 3), (2, 1)),
+    ("clone", ops.clone, torch.clone, (2, 3)),
+    ("stack", lambda x: ops.stack([x, 2 * x], 1), lambda x: torch.stack([x, 2 * x], 1), (2, 3)),
 ]
 
 
@@ -63,3 +73,34 @@ def test_pad_errors():
         ops.pad(mc.Tensor(np.ones((1, 1, 2, 2))), -1)
     with pytest.raises(ValueError, match="pad_channels: before and after must be >= 0"):
         ops.pad_channels(mc.Tensor(np.ones((1, 1, 2, 2))), -1, 0)
+
+
+SETITEM = [
+    ("row", 1, (4,)),
+    ("column_broadcast", (slice(None), 2), (1,)),
+    ("fancy", ([0, 2], [1, 3]), (2,)),
+    ("block", (slice(1, 3), slice(0, 2)), (2, 2)),
+]
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("name, index, value_shape", SETITEM, ids=[c[0] for c in SETITEM])
+def test_setitem(xp, rng, dtype, name, index, value_shape):
+    """x[index] = v, out of place: gradients reach x (zero where overwritten) and v (summed over broadcasting)."""
+    x, v = rng.standard_normal((3, 4)), rng.standard_normal(value_shape)
+
+    def torch_setitem(x, v):
+        y = x.clone()
+        y[index] = v
+        return y
+
+    gradcheck_arrays(lambda x, v: ops.setitem(x, index, v), [x, v], xp)
+    compare_with_torch(lambda x, v: ops.setitem(x, index, v), torch_setitem, [x, v], xp, dtype)
+
+
+def test_flatten_and_unsqueeze_errors():
+    x = mc.zeros(2, 3, 4)
+    with pytest.raises(ValueError, match="flatten: start_dim 2 comes after end_dim 1"):
+        ops.flatten(x, 2, 1)
+    with pytest.raises(IndexError, match="unsqueeze: dim 4 is out of range for a tensor with 3 dimensions"):
+        ops.unsqueeze(x, 4)

@@ -79,7 +79,7 @@ IDS = [f"{name}-{'-'.join(f'{k}={v}' for k, v in kw.items()) or 'defaults'}" for
 
 
 def _run_side_by_side(pair, ours, theirs, rng, steps=STEPS, tol=TOL):
-    ids = [id(p.data) for p in pair.ours]
+    ids = [id(p.array) for p in pair.ours]
     given = []           # every gradient handed to step(), with its value: none may change, ever
     for step in range(steps):
         grads = pair.set_grads(rng, step)
@@ -88,7 +88,7 @@ def _run_side_by_side(pair, ours, theirs, rng, steps=STEPS, tol=TOL):
         theirs.step()
         pair.check(tol, f"step {step}")
     assert all(np.array_equal(grad.numpy(), g) for grad, g in given), "step() must not modify (or keep) a gradient"
-    assert [id(p.data) for p in pair.ours] == ids, "step() must update p.data in place, never rebind it"
+    assert [id(p.array) for p in pair.ours] == ids, "step() must update p.array in place, never rebind it"
 
 
 @pytest.mark.parametrize("name, kwargs", CONFIGS, ids=IDS)
@@ -152,7 +152,7 @@ def test_sgd_kernel_equals_the_numpy_update_bit_for_bit(kwargs, rng):
             p.grad = mc.Tensor(g)
             opt.step()
         fast.set_enabled(previous)
-        results.append(p.data)
+        results.append(p.array)
     np.testing.assert_array_equal(results[0], results[1])
 
 
@@ -230,7 +230,7 @@ def test_state_dict_round_trip_continues_identically(name, group_settings, defau
 
     resumed = []
     for loaded in (sd, _as_if_from_disk(sd)):
-        params = [Parameter(p.data.copy()) for p in pair.ours]
+        params = [Parameter(p.array.copy()) for p in pair.ours]
         b = getattr(optim, name)(_groups(params, {}), lr=123.0)     # different hyperparameters: loaded over
         b.load_state_dict(loaded)
         assert b.param_groups[0]["params"] == params[:2] and b.param_groups[1]["params"] == params[2:]

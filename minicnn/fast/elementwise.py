@@ -1,0 +1,57 @@
+"""numba twins of ReLU (``ops/activation.py``) and of the residual add (``ops/arithmetic.py``).
+
+NumPy runs each on one core, and ReLU's forward makes two passes (the mask ``x > 0``, then
+``maximum(x, 0)``). Here each is one parallel pass, with the reference's arithmetic: NaN passes
+through ReLU as in ``maximum``, and the backward multiplies by the mask as the reference does.
+"""
+import numba
+import numpy as np
+from numba import prange
+
+__all__ = ["relu_forward", "relu_backward", "add"]
+
+u = np.uintp          # unsigned indices: no negative-index check in the loops (see conv.py)
+
+
+@numba.njit(parallel=True, cache=True)
+def _relu(x, y, positive):
+    for i in prange(x.size):
+        v = x[u(i)]
+        positive[u(i)] = v > 0
+        y[u(i)] = v if v > 0 or v != v else 0
+
+
+@numba.njit(parallel=True, cache=True)
+def _mask(gy, positive, gx):
+    for i in prange(gy.size):
+        gx[u(i)] = gy[u(i)] * positive[u(i)]
+
+
+@numba.njit(parallel=True, cache=True)
+def _add(a, b, y):
+    for i in prange(a.size):
+        y[u(i)] = a[u(i)] + b[u(i)]
+
+
+def relu_forward(x):
+    """(max(x, 0), the mask x > 0) in one pass."""
+    x = np.ascontiguousarray(x)
+    y, positive = np.empty_like(x), np.empty(x.shape, np.bool_)
+    _relu(x.reshape(-1), y.reshape(-1), positive.reshape(-1))
+    return y, positive
+
+
+def relu_backward(gy, positive):
+    """gy * positive."""
+    gy = np.ascontiguousarray(gy)
+    gx = np.empty_like(gy)
+    _mask(gy.reshape(-1), positive.reshape(-1), gx.reshape(-1))
+    return gx
+
+
+def add(a, b):
+    """a + b for two arrays of one shape and dtype."""
+    a, b = np.ascontiguousarray(a), np.ascontiguousarray(b)
+    y = np.empty_like(a)
+    _add(a.reshape(-1), b.reshape(-1), y.reshape(-1))
+    return y

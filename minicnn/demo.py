@@ -14,6 +14,7 @@ import numpy as np
 
 import minicnn as mc
 from minicnn import ops
+from minicnn.cli import use_device
 
 SIZE, CLASSES = 12, 3
 
@@ -60,9 +61,10 @@ def main(argv=None):
     parser.add_argument("--steps", type=int, default=150)
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--lr", type=float, default=0.1)
-    parser.add_argument("--device", default=mc.get_default_device())
+    parser.add_argument("--device", default=None, help="cpu, cuda or auto (default: $MINICNN_DEVICE, else cpu)")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
+    args.device = use_device("demo", args.device, default="cpu")
 
     rng = np.random.default_rng(args.seed)
     params = init_params(rng, args.device)

@@ -20,11 +20,11 @@ p(class | image) = (1/10) sum_crops softmax(model(crop)). Loss and accuracy use 
 It helps models trained with shifts and flips (``--augment``); for one trained without them
 (LeNet's recipe) the shifted and mirrored views are new to it and can lower the accuracy.
 
-``load_trained(path, device)`` (model and config from a checkpoint) is shared with
-``python -m minicnn.predict``.
+The model comes back from the checkpoint through ``minicnn.trained.load_trained``; ``score``
+(loss, accuracies, per-class accuracy, confusion matrix) is shared with ``python -m minicnn.train``,
+which scores the test set once at the end of a run.
 """
 import argparse
-import json
 import math
 import os
 import sys
@@ -35,48 +35,11 @@ import minicnn as mc
 from minicnn import backend, models, recipes
 from minicnn.data import DataError, DataLoader, load_dataset
 from minicnn.data import transforms as T
+from minicnn.atomic import save_figure, write_json
+from minicnn.cli import load_for_command
 from minicnn.progress import progress_bar
-from minicnn.serialization import CheckpointError, atomic_write
 
-__all__ = ["main", "build_parser", "load_trained", "ten_crop_resize"]
-
-CONFIG_KEYS = ("arch", "dataset", "input_size", "classes")
-
-
-def load_trained(path, device="cpu"):
-    """Rebuild the model a ``python -m minicnn.train`` checkpoint holds; returns (model, config).
-
-    The architecture is ``models.get(config["arch"], num_classes=len(config["classes"]),
-    in_channels=config["input_size"][0])``; its weights are loaded strictly, it is moved to
-    ``device`` and put in eval mode (BatchNorm uses its running statistics, Dropout is off).
-    Raises CheckpointError naming the file when it is missing or corrupted, holds no training
-    config (a bare state dict, some other safetensors file), or its weights do not fit the model.
-    """
-    path = os.fspath(path)
-    checkpoint = mc.load(path)                 # CheckpointError names the file
-    config = checkpoint.get("config") if isinstance(checkpoint, dict) else None
-    if not isinstance(config, dict) or "model" not in checkpoint or any(k not in config for k in CONFIG_KEYS):
-        raise CheckpointError(f"checkpoint {path} is not a minicnn training checkpoint: it holds no training config "
-                              f"({', '.join(CONFIG_KEYS)}) next to the weights; use a last.safetensors or "
-                              "best.safetensors written by python -m minicnn.train")
-    try:
-        model = models.get(config["arch"], num_classes=len(config["classes"]), in_channels=config["input_size"][0])
-        model.load_state_dict(checkpoint["model"])
-    except ValueError as e:
-        raise CheckpointError(f"checkpoint {path}: its weights do not fit a {config['arch']!r} model: {e}") from e
-    return model.to(device).eval(), config
-
-
-def load_for_command(command, checkpoint, device):
-    """load_trained for a command line: resolve the device ('auto', 'cpu', 'cuda'), and turn a bad
-    checkpoint or an unusable device into an exit message that names the command.
-    Returns (model, config, device)."""
-    try:
-        device = backend.pick_device(device)
-        return (*load_trained(checkpoint, device), device)
-    except (CheckpointError, mc.DeviceError, ValueError) as e:
-        raise SystemExit(f"minicnn {command}: {e}")
-
+__all__ = ["main", "build_parser", "score", "ten_crop_resize"]
 
 def ten_crop_resize(size):
     """The size images are resized to before ten-cropping ``size`` x ``size`` views: AlexNet's 256 / 224."""
@@ -91,7 +54,8 @@ def build_parser():
     p.add_argument("--data-dir", default=None, help="folder holding the dataset's files (default: the training run's)")
     p.add_argument("--batch-size", type=int, default=None, help="default: the training batch size")
     p.add_argument("--subset", type=int, default=None, help="only the first N test images")
-    p.add_argument("--device", default="auto", help="cpu, cuda or auto (default: cuda when available)")
+    p.add_argument("--device", default=None, help="cpu, cuda or auto (default: $MINICNN_DEVICE, else auto: cuda "
+                                                    "when available)")
     p.add_argument("--out", default=None, help="folder for evaluation.json and confusion.png "
                                                "(default: the checkpoint's folder)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -123,6 +87,19 @@ def confusion_matrix(labels, predictions, num_classes):
     """counts[i, j] = the number of images of true class i predicted as class j."""
     pairs = labels * num_classes + predictions
     return np.bincount(pairs, minlength=num_classes ** 2).reshape(num_classes, num_classes)
+
+
+def score(log_probs, labels, classes):
+    """Loss (mean -log p(true class)), top-1, top-5, accuracy per class and the confusion matrix."""
+    K = len(classes)
+    counts = confusion_matrix(labels, log_probs.argmax(axis=1), K)
+    return {"loss": float(-log_probs[np.arange(len(labels)), labels].mean()),
+            "top1": mc.ops.accuracy(log_probs, labels), "topk": min(5, K),
+            "top5": mc.ops.accuracy(log_probs, labels, topk=min(5, K)), "classes": list(classes),
+            "per_class": [{"class": name, "images": int(counts[i].sum()), "correct": int(counts[i, i]),
+                           "accuracy": float(counts[i, i] / counts[i].sum()) if counts[i].sum() else None}
+                          for i, name in enumerate(classes)],
+            "confusion": counts.tolist()}
 
 
 def report(results):
@@ -164,24 +141,15 @@ def plot_confusion(counts, classes, path, title):
             for j in range(K):
                 ax.text(j, i, str(counts[i, j]), ha="center", va="center", fontsize=8,
                         color="white" if counts[i, j] > threshold else "black")
-    fig.tight_layout()
-    try:
-        with atomic_write(path, suffix=".png") as tmp:
-            fig.savefig(tmp, dpi=100)
-    finally:
-        plt.close(fig)
-
-
-def write_json(obj, path):
-    """evaluation.json, atomically."""
-    with atomic_write(path) as tmp, open(tmp, "w") as f:
-        json.dump(obj, f, indent=2)
+    save_figure(fig, path)
 
 
 def main(argv=None):
-    args = build_parser().parse_args(argv)
-    if args.batch_size is not None and args.batch_size < 1:
-        raise SystemExit(f"--batch-size must be >= 1, got {args.batch_size}")
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    for flag, value in (("--batch-size", args.batch_size), ("--subset", args.subset)):
+        if value is not None and value < 1:
+            parser.error(f"{flag} must be >= 1, got {value}")
     model, config, device = load_for_command("evaluate", args.checkpoint, args.device)
     channels, size = config["input_size"][0], config["input_size"][1]
     classes, K = config["classes"], len(config["classes"])
@@ -214,17 +182,11 @@ def main(argv=None):
     progress = not args.no_progress and sys.stderr.isatty()
     log_probs, labels = predict_log_probs(model, loader, args.ten_crop, progress)
     predictions = log_probs.argmax(axis=1)
-    counts = confusion_matrix(labels, predictions, K)
     results = {"checkpoint": os.path.abspath(args.checkpoint), "arch": config["arch"], "dataset": config["dataset"],
                "split": "test", "images": len(labels), "ten_crop": args.ten_crop,
-               "input_size": list(config["input_size"]),
-               "loss": float(-log_probs[np.arange(len(labels)), labels].mean()),
-               "top1": mc.ops.accuracy(log_probs, labels), "topk": min(5, K),
-               "top5": mc.ops.accuracy(log_probs, labels, topk=min(5, K)), "classes": list(classes),
-               "per_class": [{"class": name, "images": int(counts[i].sum()), "correct": int(counts[i, i]),
-                              "accuracy": float(counts[i, i] / counts[i].sum()) if counts[i].sum() else None}
-                             for i, name in enumerate(classes)],
-               "confusion": counts.tolist(), "predictions": predictions.tolist()}
+               "input_size": list(config["input_size"]), **score(log_probs, labels, classes),
+               "predictions": predictions.tolist()}
+    counts = np.array(results["confusion"])
     print(report(results))
 
     out = args.out or os.path.dirname(os.path.abspath(args.checkpoint))

@@ -2,7 +2,7 @@
 ``python -m minicnn.export --checkpoint runs/<arch>-<time>/best.safetensors --out model.onnx``.
 
 The model is rebuilt from the checkpoint as ``python -m minicnn.evaluate`` rebuilds it
-(``evaluate.load_trained``), exported by ``minicnn.onnx.export`` with a dynamic batch axis,
+(``minicnn.trained.load_trained``), exported by ``minicnn.onnx.export`` with a dynamic batch axis,
 checked with ``onnx.checker``, and run by onnxruntime on one batch of random inputs (standard
 normal, the scale of normalised images). Printed: the largest difference between onnxruntime's
 output and minicnn's own on that batch, absolute and relative to minicnn's largest output.
@@ -15,7 +15,7 @@ import sys
 import numpy as np
 
 import minicnn as mc
-from minicnn.evaluate import load_trained
+from minicnn.trained import load_trained
 from minicnn.serialization import CheckpointError
 
 __all__ = ["main", "build_parser"]

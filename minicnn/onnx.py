@@ -44,7 +44,7 @@ from minicnn.ops.lrn import LocalResponseNorm
 from minicnn.ops.pool import AdaptiveAvgPool2d, AvgPool2d, MaxPool2d
 from minicnn.ops.reduce import Sum
 from minicnn.ops.shape import Concat, GetItem, Pad, PadChannels, Reshape, Transpose
-from minicnn.serialization import atomic_write
+from minicnn.atomic import atomic_write
 from minicnn.tensor import Tensor
 
 __all__ = ["export", "ExportError", "CONVERTERS", "DEFAULT_OPSET", "MIN_OPSET"]

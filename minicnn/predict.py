@@ -7,6 +7,8 @@ Each image is read with Pillow, converted to grey ("L") for a 1-channel model or
 exactly the transform training used for validation (``recipes.make_transform(..., train=False)``:
 resize to the model's input size, scale to [0, 1], normalise with the dataset's statistics).
 Printed for each image: its ``--top`` K most probable classes with their softmax probabilities.
+An image that cannot be read (missing, not an image, truncated) does not stop the others: every
+readable image is classified, the unreadable ones are listed at the end, and the exit code is 1.
 
 The model only knows images like those it was trained on. Fashion-MNIST images are grey, centred
 garments, white (bright) on a black background, filling most of the square: a photo of a shoe on a
@@ -20,7 +22,7 @@ import numpy as np
 
 import minicnn as mc
 from minicnn import recipes
-from minicnn.evaluate import load_for_command
+from minicnn.cli import load_for_command
 
 __all__ = ["main", "build_parser", "load_images"]
 
@@ -30,7 +32,8 @@ def build_parser():
     p.add_argument("--checkpoint", required=True, help="a last.safetensors or best.safetensors from minicnn.train")
     p.add_argument("images", nargs="+", metavar="IMAGE", help="PNG, JPEG or any image file Pillow reads")
     p.add_argument("--top", type=int, default=5, help="how many classes to show per image (default: 5)")
-    p.add_argument("--device", default="cpu", help="cpu (default: for a few images it starts quickest), cuda or auto")
+    p.add_argument("--device", default=None, help="cpu, cuda or auto (default: $MINICNN_DEVICE, else cpu: for a "
+                                                    "few images it starts quickest)")
     return p
 
 
@@ -41,10 +44,11 @@ def image_size(config):
 
 
 def load_images(paths, channels, size):
-    """uint8 (N, channels, size, size) from image files; SystemExit naming a file Pillow cannot read."""
+    """uint8 (N, channels, size, size) from the image files Pillow can read, the paths of those,
+    and (path, reason) for each one it cannot read."""
     from PIL import Image
 
-    arrays = []
+    arrays, read, failed = [], [], []
     for path in paths:
         try:
             with Image.open(path) as img:
@@ -53,9 +57,12 @@ def load_images(paths, channels, size):
                     img = img.resize((size, size), Image.BILINEAR)
                 array = np.asarray(img, np.uint8)
         except (OSError, ValueError) as e:      # missing, not an image, truncated (UnidentifiedImageError: OSError)
-            raise SystemExit(f"minicnn predict: cannot read image {path}: {e}")
+            failed.append((path, str(e)))
+            continue
         arrays.append(array[None] if channels == 1 else array.transpose(2, 0, 1))
-    return np.stack(arrays)
+        read.append(path)
+    images = np.stack(arrays) if arrays else np.zeros((0, channels, size, size), np.uint8)
+    return images, read, failed
 
 
 def main(argv=None):
@@ -69,17 +76,23 @@ def main(argv=None):
         raise SystemExit(f"minicnn predict: the model takes {channels}-channel images; only grey (1) and RGB (3) "
                          "images can be read from files")
     native = image_size(config)
-    images = load_images(args.images, channels, native)
-    transform = recipes.make_transform(config["dataset"], channels, size, native, train=False)
-    with mc.no_grad():
-        probs = mc.ops.softmax(model(mc.Tensor(transform(images), device=device))).numpy()
-    classes = config["classes"]
-    k = min(args.top, len(classes))
-    name_width = max(len(c) for c in classes)
-    for path, p in zip(args.images, probs):
-        print(f"{path}:")
-        for c in np.argsort(-p, kind="stable")[:k]:         # ties: the lower class index first, as argmax
-            print(f"  {p[c]:.4f}  {classes[c]:<{name_width}}  (class {c})")
+    images, read, failed = load_images(args.images, channels, native)
+    if read:
+        transform = recipes.make_transform(config["dataset"], channels, size, native, train=False)
+        with mc.no_grad():
+            probs = mc.ops.softmax(model(mc.Tensor(transform(images), device=device))).numpy()
+        classes = config["classes"]
+        k = min(args.top, len(classes))
+        name_width = max(len(c) for c in classes)
+        for path, p in zip(read, probs):
+            print(f"{path}:")
+            for c in np.argsort(-p, kind="stable")[:k]:         # ties: the lower class index first, as argmax
+                print(f"  {p[c]:.4f}  {classes[c]:<{name_width}}  (class {c})")
+    if failed:
+        print(f"minicnn predict: {len(failed)} of {len(args.images)} image(s) could not be read:", file=sys.stderr)
+        for path, reason in failed:
+            print(f"  {path}: {reason}", file=sys.stderr)
+        return 1
     return 0
 
 

@@ -21,7 +21,7 @@ from collections import defaultdict, namedtuple
 from minicnn.autograd import Observer, current_module, observe, outermost_module
 from minicnn.backend import device_of, is_array, synchronize
 from minicnn.names import ModuleNames
-from minicnn.serialization import atomic_write
+from minicnn.atomic import atomic_write
 
 __all__ = ["profile", "Profiler", "OpRecord"]
 

@@ -38,11 +38,9 @@ remain next to the target, which itself is intact.
 
 An array reached by two paths is stored twice and comes back as two arrays (no aliasing).
 """
-import contextlib
 import json
 import math
 import os
-import tempfile
 from collections.abc import Mapping
 
 import numpy as np
@@ -50,10 +48,11 @@ import safetensors
 from safetensors.numpy import save_file as _save_file
 
 from minicnn import backend
+from minicnn.atomic import atomic_write
 from minicnn.nn.module import Module
 from minicnn.tensor import Tensor
 
-__all__ = ["save", "load", "atomic_write", "CheckpointError"]
+__all__ = ["save", "load", "CheckpointError"]
 
 FORMAT_KEY = "minicnn"     # the header-metadata entry that holds the structure
 FORMAT_VERSION = 1
@@ -128,29 +127,6 @@ class _Encoder:
         return unique
 
 
-def _fsync_folder(folder):
-    """Make the rename itself durable; not possible everywhere (Windows), hence best effort."""
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
-def _default_mode():
-    umask = os.umask(0)
-    os.umask(umask)
-    return 0o666 & ~umask
-
-
-_FILE_MODE = _default_mode()    # read once at import: os.umask cannot be read without setting it
-
-
 def save(obj, path):
     """Write ``obj`` (see the module docstring for what it may contain) to ``path`` atomically.
 
@@ -166,34 +142,6 @@ def save(obj, path):
     with atomic_write(path) as tmp:
         # save_file streams each array from its own buffer: no second copy of the checkpoint in memory.
         _save_file(encoder.tensors, tmp, metadata={FORMAT_KEY: header})
-
-
-@contextlib.contextmanager
-def atomic_write(path, suffix=".tmp"):
-    """Write ``path`` all at once or not at all: yields a temporary file name in the same folder;
-    when the block succeeds the file is flushed to disk and renamed onto ``path``; when it fails
-    (Ctrl-C included) the temporary file is removed and ``path`` keeps its old content.
-    ``suffix`` lets writers that choose the format by extension (matplotlib) see the right one."""
-    folder, name = os.path.split(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{name}.", suffix=suffix)
-    try:
-        os.close(fd)
-        yield tmp
-        fd = os.open(tmp, os.O_RDWR)
-        try:
-            if hasattr(os, "fchmod"):
-                os.fchmod(fd, _FILE_MODE)    # mkstemp makes 0600 files; give what open() would
-            os.fsync(fd)                     # the bytes are on disk before the name points at them
-        finally:
-            os.close(fd)
-        os.replace(tmp, path)
-    except BaseException:                    # KeyboardInterrupt too: never leave the temporary file
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
-    _fsync_folder(folder)
 
 
 # ---- load --------------------------------------------------------------------------------------

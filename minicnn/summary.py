@@ -22,6 +22,7 @@ import numpy as np
 
 from minicnn import models
 from minicnn.autograd import register_op_hook
+from minicnn.cli import unknown_arch, use_device
 from minicnn.ops.conv import Conv2d as ConvOp
 from minicnn.ops.linear import Linear as LinearOp
 from minicnn.ops.pool import AdaptiveAvgPool2d as AdaptiveOp
@@ -214,12 +215,20 @@ def main(argv=None):
     parser.add_argument("--num-classes", type=int, default=None)
     parser.add_argument("--depth", type=int, default=None, help="fold layers nested deeper than this")
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    parser.add_argument("--device", default=None, help="where the image runs: cpu, cuda or auto "
+                                                       "(default: $MINICNN_DEVICE, else cpu)")
     args = parser.parse_args(argv)
+    use_device("summary", args.device, default="cpu")
     if args.all:
         print(markdown_table())
         return None
+    if args.arch not in models.list():
+        parser.error(unknown_arch(args.arch))
     spec = models.info(args.arch)
-    input_size = tuple(int(v) for v in args.input.split(",")) if args.input else spec.input_size
+    try:
+        input_size = tuple(int(v) for v in args.input.split(",")) if args.input else spec.input_size
+    except ValueError:
+        input_size = ()
     if len(input_size) != 3:
         parser.error(f"--input must be C,H,W, got {args.input!r}")
     kwargs = {"in_channels": input_size[0]}

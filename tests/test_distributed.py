@@ -234,7 +234,7 @@ def test_scale_lr_multiplies_by_the_ranks_and_warms_up_from_the_single_process_l
 def test_a_checkpoint_from_inside_an_epoch_resumes_only_with_the_same_number_of_ranks(tmp_path):
     from minicnn.train import Trainer, build_parser, resolve
 
-    config = resolve(build_parser().parse_args(["--arch", "lenet5", "--subset", "128", "--workers", "0"]))
+    config = resolve(build_parser().parse_args(["--arch", "lenet5", "--subset", "160", "--workers", "0"]))  # 144 train
     state = Trainer(dict(config)).state()
     state["batch"] = 1                                           # saved by Ctrl-C after one batch
     mc.save(state, tmp_path / "last.safetensors")

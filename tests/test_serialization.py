@@ -14,7 +14,7 @@ import safetensors.numpy
 from safetensors import safe_open
 
 import minicnn as mc
-from minicnn import ops, serialization
+from minicnn import atomic, ops, serialization
 from minicnn.serialization import CheckpointError
 
 
@@ -226,7 +226,7 @@ def test_interrupted_save_keeps_previous_checkpoint_and_removes_temp_file(tmp_pa
         monkeypatch.setattr(serialization, "_save_file", fake)
     else:
         fake = _OsWithFailingCall(where, exc)
-        monkeypatch.setattr(serialization, "os", fake)
+        monkeypatch.setattr(atomic, "os", fake)         # the temporary file and rename live in minicnn.atomic
     new = {"model": {"w": np.zeros((64, 64), np.float32)}, "epoch": 2}
     with pytest.raises(type(exc)):
         mc.save(new, path)

@@ -37,7 +37,7 @@ from pathlib import Path
 
 from minicnn.data.datasets import DataError, DataMissing, data_root, load_dataset
 from minicnn.progress import progress_bar
-from minicnn.serialization import atomic_write
+from minicnn.atomic import atomic_write
 
 __all__ = ["Remote", "Source", "SOURCES", "FetchError", "fetch", "fetch_if_missing", "main"]
 

@@ -32,11 +32,13 @@ class DataLoader:
         self.dataset, self.batch_size, self.shuffle, self.drop_last = dataset, batch_size, shuffle, drop_last
         self.transform, self.seed, self.device, self.prefetch = transform, seed, device, prefetch
         self.rank, self.world_size = rank, world_size
-        self.epoch = 0
+        self.epoch, self.skip = 0, 0
 
-    def set_epoch(self, epoch):
-        """Make the next iteration produce epoch ``epoch``'s order (used when resuming)."""
-        self.epoch = epoch
+    def set_epoch(self, epoch, skip=0):
+        """Make the next iteration produce epoch ``epoch``'s order (used when resuming), from its
+        batch ``skip`` on: the batches before it are neither loaded nor transformed, and the ones
+        after are exactly those of an iteration that went through them."""
+        self.epoch, self.skip = epoch, skip
 
     def __len__(self):
         n, step = len(self.dataset), self.batch_size * self.world_size
@@ -63,6 +65,7 @@ class DataLoader:
         if self.drop_last and bounds and len(order) % step:
             bounds.pop()
         bounds = [(b, indices) for b, indices in bounds if len(indices)]   # a short last batch may miss a rank
+        bounds, self.skip = bounds[self.skip:], 0
         if self.prefetch < 1:
             for b, indices in bounds:
                 yield self._batch(epoch, b, indices)

@@ -4,6 +4,9 @@
     python -m minicnn.viz filters --checkpoint runs/lenet5-.../best.safetensors --layer features.0
     python -m minicnn.viz maps --checkpoint runs/lenet5-.../best.safetensors --layer features.3 --index 7
 
+``filters`` and ``maps`` enlarge the picture (``--scale``, by default to at least 256 pixels across)
+and number the tiles (``--no-labels`` leaves them bare).
+
 ``graph`` draws the graph of one training-mode forward pass (two random images at the model's
 input size); with --show-grads it draws from the loss after a backward pass. ``filters`` and
 ``maps`` read a checkpoint of ``python -m minicnn.train``; ``maps`` shows the feature maps of one
@@ -18,10 +21,10 @@ import numpy as np
 import minicnn as mc
 from minicnn import models, recipes
 from minicnn.data import DataError, load_dataset
-from minicnn.evaluate import load_for_command
+from minicnn.cli import load_for_command, unknown_arch, use_device
 from minicnn.nn import Conv2d
 from minicnn.viz.graph import graph
-from minicnn.viz.images import feature_maps, filters
+from minicnn.viz.images import feature_maps, filters, scale_for
 
 
 def build_parser():
@@ -41,6 +44,9 @@ def build_parser():
         c.add_argument("--layer", required=True, help="a layer name as in model.named_modules(), e.g. features.0")
         c.add_argument("--out", default=None, help=f"PNG to write (default: {name}-LAYER.png next to the checkpoint)")
         c.add_argument("--columns", type=int, default=None, help="tiles per row")
+        c.add_argument("--scale", type=int, default=None, help="enlarge each value to SCALE x SCALE pixels "
+                       "(default: the smallest that makes the picture at least 256 pixels wide)")
+        c.add_argument("--no-labels", action="store_true", help="no filter or channel number on the tiles")
         if name == "maps":
             c.add_argument("--index", type=int, default=0, help="which test image")
             c.add_argument("--data-dir", default=None, help="folder holding the dataset's files")
@@ -48,8 +54,9 @@ def build_parser():
 
 
 def draw_graph(args):
+    use_device("viz graph", "cpu")          # not $MINICNN_DEVICE: two images draw quickest on the CPU
     if args.arch not in models.list():
-        raise SystemExit(f"minicnn viz graph: unknown --arch {args.arch!r}; choose one of: {', '.join(models.list())}")
+        raise SystemExit(f"minicnn viz graph: {unknown_arch(args.arch)}")
     try:
         size = tuple(int(v) for v in args.input.split(",")) if args.input else models.info(args.arch).input_size
         if len(size) != 3:
@@ -73,6 +80,9 @@ def draw_graph(args):
 
 
 def draw_layer(args):
+    for flag, value in (("--columns", args.columns), ("--scale", args.scale)):
+        if value is not None and value < 1:
+            raise SystemExit(f"minicnn viz {args.command}: {flag} must be >= 1, got {value}")
     model, config, device = load_for_command(f"viz {args.command}", args.checkpoint, "cpu")
     modules = dict(model.named_modules())
     out = args.out or os.path.join(os.path.dirname(os.path.abspath(args.checkpoint)), f"{args.command}-{args.layer}.png")
@@ -82,7 +92,7 @@ def draw_layer(args):
             found = type(modules[args.layer]).__name__ if args.layer in modules else "no such layer"
             raise SystemExit(f"minicnn viz filters: --layer {args.layer!r} is not a convolution ({found}); "
                              f"the convolutions of {config['arch']} are: {', '.join(convs)}")
-        grid = filters(modules[args.layer], out, args.columns)
+        grid = filters(modules[args.layer], out, args.columns, args.scale, not args.no_labels)
     else:
         try:
             test = load_dataset(config["dataset"], "test", args.data_dir or config.get("data_dir"))
@@ -94,10 +104,12 @@ def draw_layer(args):
         transform = recipes.make_transform(config["dataset"], channels, size, config["image_size"], train=False)
         image = transform(test.images[args.index:args.index + 1])
         try:
-            grid = feature_maps(model, image, args.layer, out, args.columns)
+            grid = feature_maps(model, image, args.layer, out, args.columns, args.scale, not args.no_labels)
         except ValueError as e:
             raise SystemExit(f"minicnn viz maps: {e}")
-    print(f"wrote {out}: a {grid.shape[1]}x{grid.shape[0]} grid of layer {args.layer} of {config['arch']}")
+    scale = args.scale or scale_for(grid)         # what the picture was enlarged by
+    print(f"wrote {out}: a {grid.shape[1]}x{grid.shape[0]} grid of layer {args.layer} of {config['arch']}, "
+          f"{scale}x: {grid.shape[1] * scale}x{grid.shape[0] * scale} pixels")
 
 
 def main(argv=None):

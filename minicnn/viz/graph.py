@@ -15,7 +15,7 @@ import shutil
 import subprocess
 
 from minicnn.names import ModuleNames
-from minicnn.serialization import atomic_write
+from minicnn.atomic import atomic_write
 from minicnn.tensor import Tensor
 
 __all__ = ["graph", "DotGraph"]

@@ -14,6 +14,11 @@ Weights and activations have no fixed range, so every tile is min-max scaled to 
 (0 = darkest, 1 = brightest): only the pattern inside a tile is meaningful, not brightness between
 tiles. A constant tile (e.g. a ReLU map that is zero everywhere, a "dead" channel) is mid gray.
 Tiles are separated by white lines (value 1.0).
+
+Saved as a PNG, a grid can be enlarged ``scale`` times (each value a ``scale`` x ``scale`` block of
+pixels, no smoothing: a 5x5 filter stays 25 visible squares) and each tile labelled with its index
+(the filter or channel number; "out.in" for one input channel of a filter), drawn in yellow at its
+top left when the enlarged tiles are big enough to hold the text.
 """
 import math
 
@@ -21,10 +26,10 @@ import numpy as np
 
 from minicnn import backend
 from minicnn.nn import Conv2d
-from minicnn.serialization import atomic_write
+from minicnn.atomic import atomic_write
 from minicnn.tensor import Tensor
 
-__all__ = ["image_grid", "filters", "feature_maps"]
+__all__ = ["image_grid", "filters", "feature_maps", "scale_for"]
 
 PAD_VALUE = 1.0      # white lines between tiles, and white where the last row has empty slots
 
@@ -59,8 +64,9 @@ def image_grid(tiles, columns=None, pad=1, normalize="each"):
     return grid
 
 
-def filters(conv, path=None, columns=None):
-    """The grid of ``conv``'s filters (weight (OC, C / groups, KH, KW)); also a PNG at ``path`` if given.
+def filters(conv, path=None, columns=None, scale=1, labels=False):
+    """The grid of ``conv``'s filters (weight (OC, C / groups, KH, KW)); also a PNG at ``path`` if given,
+    ``scale`` times larger (None: ``scale_for(grid)``), with each tile's label when ``labels``.
 
     A filter that sees the three colour channels is one RGB tile (OC tiles); otherwise every
     (output channel, input channel) pair is a gray tile, one row per output channel unless
@@ -70,17 +76,20 @@ def filters(conv, path=None, columns=None):
         raise TypeError(f"filters: expected a minicnn.nn.Conv2d, got {type(conv).__name__}")
     weight = conv.weight.numpy()
     OC, C, KH, KW = weight.shape
-    if C == conv.in_channels == 3:
+    rgb = C == conv.in_channels == 3
+    if rgb:
         grid = image_grid(weight.transpose(0, 2, 3, 1), columns)
     else:
         grid = image_grid(weight.reshape(OC * C, KH, KW), columns or (C if C > 1 else None))
+    names = [str(o) for o in range(OC)] if rgb or C == 1 else [f"{o}.{c}" for o in range(OC) for c in range(C)]
     if path is not None:
-        _save_png(grid, path)
+        _save_png(grid, path, scale or scale_for(grid), names if labels else None, (KH, KW))
     return grid
 
 
-def feature_maps(model, image, layer_name, path=None, columns=None):
-    """The grid of the feature maps that layer ``layer_name`` computes for ``image``; a PNG at ``path`` if given.
+def feature_maps(model, image, layer_name, path=None, columns=None, scale=1, labels=False):
+    """The grid of the feature maps that layer ``layer_name`` computes for ``image``; a PNG at ``path``
+    if given, ``scale`` times larger (None: ``scale_for(grid)``), with each tile's channel number when ``labels``.
 
     image: (C, H, W) or (1, C, H, W), a NumPy array or Tensor. The model runs once in eval mode
     without a graph (each module's training flag is restored afterwards); the layer's output
@@ -111,23 +120,43 @@ def feature_maps(model, image, layer_name, path=None, columns=None):
         shape = tuple(out.shape) if isinstance(out, Tensor) else type(out).__name__
         raise ValueError(f"feature_maps: layer {layer_name!r} gave {shape}, not (1, C, H, W) feature maps; "
                          "pick a convolution, pooling or other spatial layer")
-    grid = image_grid(out.numpy()[0], columns)
+    maps = out.numpy()[0]
+    grid = image_grid(maps, columns)
     if path is not None:
-        _save_png(grid, path)
+        _save_png(grid, path, scale or scale_for(grid), [str(c) for c in range(len(maps))] if labels else None,
+                  maps.shape[1:])
     return grid
 
 
-def _save_png(grid, path):
-    """Write a grid from ``image_grid`` to ``path`` as a PNG, one pixel per value, atomically.
+def scale_for(grid, across=256):
+    """The smallest whole enlargement that makes ``grid`` at least ``across`` pixels wide."""
+    return max(1, math.ceil(across / grid.shape[1]))
 
-    matplotlib.image.imsave (what pyplot.imsave calls) needs no figure, so no GUI backend is
-    chosen and a notebook's backend is left alone. vmin/vmax are fixed: a gray grid is not
-    rescaled again, so 0.5 stays mid gray.
+
+def _save_png(grid, path, scale=1, labels=None, tile=None, pad=1):
+    """Write a grid from ``image_grid`` to ``path`` as a PNG, ``scale`` x ``scale`` pixels per value,
+    atomically; ``labels`` (one per ``tile`` (H, W), in grid order) are drawn on the tiles.
+
+    Values in [0, 1] become 0..255 exactly as they are: a gray grid is not rescaled again, so 0.5
+    stays mid gray.
     """
-    from matplotlib.image import imsave
+    from PIL import Image, ImageDraw, ImageFont
 
+    image = Image.fromarray(np.round(grid * 255).astype(np.uint8))
+    image = image.resize((image.width * scale, image.height * scale), Image.NEAREST)
+    if labels:
+        image = image.convert("RGB")
+        draw, font = ImageDraw.Draw(image), ImageFont.load_default()
+        (H, W), cols = tile, (grid.shape[1] - pad) // (tile[1] + pad)
+        corners = [((pad + (i % cols) * (W + pad)) * scale + 1, (pad + (i // cols) * (H + pad)) * scale)
+                   for i in range(len(labels))]
+        boxes = [draw.textbbox(corner, label, font=font) for corner, label in zip(corners, labels)]
+        if all(right - left < W * scale and bottom - top < H * scale for left, top, right, bottom in boxes):
+            for corner, label, box in zip(corners, labels, boxes):
+                draw.rectangle(box, fill=(0, 0, 0))                  # readable on white and on black tiles
+                draw.text(corner, label, fill=(255, 255, 0), font=font)
     with atomic_write(path, suffix=".png") as tmp:
-        imsave(tmp, grid, cmap="gray", vmin=0.0, vmax=1.0, format="png")
+        image.save(tmp, format="PNG")
 
 
 def _host(array):

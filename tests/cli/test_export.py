@@ -12,7 +12,7 @@ import pytest
 import minicnn as mc
 from minicnn import export, train
 from minicnn.data.datasets import DEBIAN_FASHION
-from minicnn.evaluate import load_trained
+from minicnn.trained import load_trained
 
 onnx = pytest.importorskip("onnx")
 ort = pytest.importorskip("onnxruntime")

@@ -4,6 +4,8 @@ import io
 import json
 import os
 import re
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -96,14 +98,22 @@ def test_all_classes_sum_to_one_and_top_is_clipped_to_the_classes(untrained_chec
     assert sum(p for p, _, _ in rows) == pytest.approx(1, abs=1e-3)
 
 
-def test_unreadable_and_missing_images_are_named(untrained_checkpoint, tmp_path):
-    text = tmp_path / "notes.png"
+def test_every_readable_image_is_classified_and_the_unreadable_ones_are_listed_at_the_end(untrained_checkpoint,
+                                                                                         tmp_path):
+    good = [tmp_path / "a.png", tmp_path / "b.png"]
+    for i, path in enumerate(good):
+        Image.fromarray(np.full((28, 28), 60 * i, np.uint8)).save(path)
+    text, missing = tmp_path / "notes.png", tmp_path / "missing.jpg"
     text.write_text("not an image")
-    with pytest.raises(SystemExit, match=f"cannot read image {re.escape(str(text))}"):
-        predict.main(["--checkpoint", untrained_checkpoint, str(text)])
-    missing = tmp_path / "missing.jpg"
-    with pytest.raises(SystemExit, match=f"cannot read image {re.escape(str(missing))}"):
-        predict.main(["--checkpoint", untrained_checkpoint, str(missing)])
+    argv = [str(good[0]), str(text), str(missing), str(good[1])]          # the bad ones in the middle
+    done = subprocess.run([sys.executable, "-m", "minicnn.predict", "--checkpoint", untrained_checkpoint, *argv],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    assert list(parse(done.stdout)) == [str(good[0]), str(good[1])]
+    assert all(len(rows) == 5 for rows in parse(done.stdout).values())
+    listed = done.stderr.splitlines()
+    assert listed[0] == "minicnn predict: 2 of 4 image(s) could not be read:"
+    assert listed[1].startswith(f"  {text}: ") and listed[2].startswith(f"  {missing}: ")
 
 
 def test_missing_and_non_training_checkpoints_are_named(tmp_path):

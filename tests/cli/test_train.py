@@ -29,7 +29,7 @@ def test_short_run_writes_a_complete_run_folder(tmp_path, capsys):
     assert train.main(QUICK + ["--epochs", "2", "--out", str(tmp_path)]) == 0
     folder = run_folder(tmp_path)
     assert sorted(os.listdir(folder)) == ["best.safetensors", "config.json", "curves.png", "last.safetensors",
-                                          "metrics.csv"]
+                                          "metrics.csv", "test.json"]
     rows = list(csv.DictReader(open(os.path.join(folder, "metrics.csv"))))
     assert list(rows[0]) == ["epoch", "train_loss", "train_top1", "val_loss", "val_top1", "val_top5", "lr",
                              "images_per_s"]
@@ -37,12 +37,19 @@ def test_short_run_writes_a_complete_run_folder(tmp_path, capsys):
     config = json.load(open(os.path.join(folder, "config.json")))
     assert config["arch"] == "lenet5_28" and config["input_size"] == [1, 28, 28] and config["epochs"] == 2
     assert config["schedule"] == "cosine" and "versions" in config and config["device_name"].startswith("cpu")
+    assert (config["train_images"], config["val_images"], config["test_images"]) == (576, 64, 640)  # 10% held out
+    tested = json.load(open(os.path.join(folder, "test.json")))
+    best = mc.load(os.path.join(folder, "best.safetensors"))
+    assert tested["epoch"] == best["epoch"] and tested["val_top1"] == max(float(r["val_top1"]) for r in rows)
+    assert tested["images"] == 640 and 0.1 < tested["top1"] <= tested["top5"] and len(tested["per_class"]) == 10
     checkpoint = mc.load(os.path.join(folder, "best.safetensors"))
     model = mc.models.get("lenet5_28")
     model.load_state_dict(checkpoint["model"])
     assert checkpoint["epoch"] == 2 and checkpoint["config"]["classes"][9] == "Ankle boot"
     out = capsys.readouterr().out
     assert out.startswith("minicnn train: lenet5_28 on cpu") and "val loss" in out and "top-5" in out
+    assert "576 training / 64 validation (held out) / 640 test images" in out
+    assert f"test (640 images, best.safetensors = epoch {best['epoch']}" in out
 
 
 @needs_data
@@ -55,15 +62,15 @@ def test_interrupted_and_resumed_run_ends_bit_identical(tmp_path, monkeypatch):
 
     def forward_with_ctrl_c(self, x):
         calls[0] += 1
-        if calls[0] == 8:                      # Ctrl-C during the forward pass of epoch 2's second batch
-            os.kill(os.getpid(), signal.SIGINT)
+        if calls[0] == 8:                      # Ctrl-C during the forward pass of epoch 2's third batch
+            os.kill(os.getpid(), signal.SIGINT)    # (173 training images after validation's 19: 5 batches)
         return real_forward(self, x)
 
     monkeypatch.setattr(mc.models.resnet.CifarResNet, "forward", forward_with_ctrl_c)
     assert train.main(args + ["--eval-every", "5", "--out", str(tmp_path / "split")]) == 130
     monkeypatch.setattr(mc.models.resnet.CifarResNet, "forward", real_forward)
     last = os.path.join(run_folder(tmp_path / "split"), "last.safetensors")
-    assert mc.load(last)["batch"] == 2 and mc.load(last)["epoch"] == 1       # that step was finished, then saved
+    assert mc.load(last)["batch"] == 3 and mc.load(last)["epoch"] == 1       # that step was finished, then saved
     assert train.main(["--resume", last, "--no-progress"]) == 0
     resumed = mc.load(last)
     for name, value in straight["model"].items():
@@ -97,9 +104,9 @@ def test_a_diverging_run_stops_with_a_clear_message(tmp_path, capsys):
 
 
 @needs_data
-@pytest.mark.parametrize("asked, profiled", [(2, 2), (10, 3)])     # 4 steps: one warm-up, then up to 3
+@pytest.mark.parametrize("asked, profiled", [(2, 2), (10, 3)])     # 144 images held in: 4 steps, a warm-up and 3
 def test_profile_steps_writes_a_profile_of_the_steps_after_the_warm_up(tmp_path, asked, profiled):
-    args = QUICK + ["--subset", "128", "--epochs", "1", "--profile-steps", str(asked), "--out", str(tmp_path)]
+    args = QUICK + ["--subset", "160", "--epochs", "1", "--profile-steps", str(asked), "--out", str(tmp_path)]
     assert train.main(args) == 0
     folder = run_folder(tmp_path)
     assert {"profile.txt", "profile.json", "trace.json"} <= set(os.listdir(folder))
@@ -126,7 +133,7 @@ def test_profile_steps_writes_a_profile_of_the_steps_after_the_warm_up(tmp_path,
 
 @needs_data
 def test_profile_steps_in_a_run_of_one_step_says_nothing_was_profiled(tmp_path, capsys):
-    args = QUICK + ["--subset", "32", "--epochs", "1", "--profile-steps", "3", "--out", str(tmp_path)]
+    args = QUICK + ["--subset", "40", "--epochs", "1", "--profile-steps", "3", "--out", str(tmp_path)]
     assert train.main(args) == 0
     assert "--profile-steps: nothing profiled, the run made 1 step(s)" in capsys.readouterr().err
     assert "profile.txt" not in os.listdir(run_folder(tmp_path))
@@ -169,3 +176,41 @@ def test_every_architecture_has_a_recipe_and_an_input_size():
         assert size >= mc.models.info(arch).min_size
     assert recipes.input_size("lenet5_28", 28) == 28 and recipes.input_size("resnet20", 28) == 32
     assert recipes.input_size("vgg16", 28) == 32 and recipes.input_size("googlenet", 28) == 224
+
+
+class TwoHeads(mc.nn.Module):
+    """A classifier with one auxiliary head, as GoogLeNet has two: (logits, aux logits) in training."""
+
+    def __init__(self):
+        super().__init__()
+        self.main, self.aux = mc.nn.Linear(784, 10), mc.nn.Linear(784, 10)
+        self.aux_logits = True
+
+    def forward(self, x):
+        x = x.reshape((x.shape[0], -1))
+        return (self.main(x), self.aux(x)) if self.training else self.main(x)
+
+
+@needs_data
+def test_auxiliary_losses_are_reported_apart_from_the_main_loss(tmp_path):
+    from minicnn.train.metrics import epoch_line, write_metrics
+
+    config = train.resolve(train.build_parser().parse_args(QUICK + ["--subset", "96", "--aux-weight", "0.3"]))
+    trainer = train.Trainer(config)
+    trainer.model = TwoHeads()
+    trainer.has_aux = True
+    trainer.optimizer = mc.optim.SGD(trainer.model.parameters(), lr=0.0)
+    x, y = next(iter(trainer.train_loader))
+    with mc.no_grad():
+        main_loss = trainer.loss_fn(trainer.model.main(x.reshape((32, -1))), y).item()
+        aux_loss = trainer.loss_fn(trainer.model.aux(x.reshape((32, -1))), y).item()
+    _, value, aux = trainer.train_step(x, y, 0)
+    assert value == pytest.approx(main_loss, rel=1e-6) and aux == pytest.approx(0.3 * aux_loss, rel=1e-6)
+    trainer.folder = str(tmp_path)
+    metrics = trainer.train_epoch(False, train.trainer.StopSignals(False))
+    assert {"train_loss", "train_aux_loss"} <= set(metrics) and metrics["train_aux_loss"] > 0
+    metrics.update(epoch=1, lr=0.0)
+    assert "train loss " + f"{metrics['train_loss']:.4f} (+ aux {metrics['train_aux_loss']:.4f})" in epoch_line(metrics)
+    write_metrics([metrics], tmp_path / "metrics.csv")
+    header = open(tmp_path / "metrics.csv").readline().strip().split(",")
+    assert header == ["epoch", "train_loss", "train_aux_loss", "train_top1", "lr", "images_per_s"]

@@ -13,7 +13,7 @@ from PIL import Image
 from minicnn import models, recipes, train
 from minicnn.data import fashion_mnist
 from minicnn.data.datasets import DEBIAN_FASHION
-from minicnn.evaluate import load_trained
+from minicnn.trained import load_trained
 from minicnn.viz.__main__ import main
 from minicnn.viz.images import feature_maps
 from tests.viz.test_graph import GRAD_COLOR, parse_dot
@@ -128,8 +128,10 @@ def test_filters_default_path_next_to_the_checkpoint(checkpoint, capsys):
     expected = os.path.join(os.path.dirname(checkpoint), "filters-features.0.png")
     try:
         assert main(["filters", "--checkpoint", checkpoint, "--layer", "features.0"]) == 0
-        assert png_size(expected) == (19, 13)        # 6 filters 1x5x5: 3 columns x 2 rows, 1-pixel lines
-        assert capsys.readouterr().out == f"wrote {expected}: a 19x13 grid of layer features.0 of lenet5\n"
+        # 6 filters 1x5x5: 3 columns x 2 rows, 1-pixel lines, 19x13; 14 x 19 = 266 >= 256 pixels across
+        assert png_size(expected) == (19 * 14, 13 * 14)
+        assert capsys.readouterr().out == (f"wrote {expected}: a 19x13 grid of layer features.0 of lenet5, 14x: "
+                                           "266x182 pixels\n")
         assert not any(name.startswith(".") for name in os.listdir(os.path.dirname(checkpoint)))
     finally:
         if os.path.exists(expected):
@@ -140,8 +142,9 @@ def test_filters_default_path_next_to_the_checkpoint(checkpoint, capsys):
 def test_filters_out_and_columns(checkpoint, tmp_path):
     with contextlib.redirect_stdout(io.StringIO()):
         main(["filters", "--checkpoint", checkpoint, "--layer", "features.0", "--columns", "6",
-              "--out", str(tmp_path / "f.png")])
-        main(["filters", "--checkpoint", checkpoint, "--layer", "features.3", "--out", str(tmp_path / "f3.png")])
+              "--out", str(tmp_path / "f.png"), "--scale", "1"])
+        main(["filters", "--checkpoint", checkpoint, "--layer", "features.3", "--out", str(tmp_path / "f3.png"),
+              "--scale", "1"])
     assert png_size(tmp_path / "f.png") == (6 * 6 + 1, 6 + 1)
     assert png_size(tmp_path / "f3.png") == (6 * 6 + 1, 16 * 6 + 1)       # 16 rows of 6 input channels
     assert sorted(os.listdir(tmp_path)) == ["f.png", "f3.png"]
@@ -167,9 +170,10 @@ def test_filters_missing_checkpoint_exits(tmp_path):
 @needs_data
 def test_maps_draws_the_test_image_as_validation_prepared_it(checkpoint, tmp_path, capsys):
     out = tmp_path / "m.png"
-    assert main(["maps", "--checkpoint", checkpoint, "--layer", "features.3", "--index", "2", "--out", str(out)]) == 0
+    assert main(["maps", "--checkpoint", checkpoint, "--layer", "features.3", "--index", "2", "--out", str(out),
+                 "--scale", "1", "--no-labels"]) == 0
     assert png_size(out) == (45, 45)                 # 16 maps of 10x10: 4 x 4 grid
-    assert capsys.readouterr().out == f"wrote {out}: a 45x45 grid of layer features.3 of lenet5\n"
+    assert capsys.readouterr().out == f"wrote {out}: a 45x45 grid of layer features.3 of lenet5, 1x: 45x45 pixels\n"
     # The same grid as feature_maps on test image 2, resized to 32x32 and normalised as in validation.
     model, config = load_trained(checkpoint)
     transform = recipes.make_transform("fashion-mnist", 1, 32, 28, train=False)
@@ -186,7 +190,7 @@ def test_maps_default_path_next_to_the_checkpoint(checkpoint):
     try:
         with contextlib.redirect_stdout(io.StringIO()):
             main(["maps", "--checkpoint", checkpoint, "--layer", "features.0"])
-        assert png_size(expected) == (3 * 29 + 1, 2 * 29 + 1)          # 6 maps of 28x28
+        assert png_size(expected) == (3 * (3 * 29 + 1), 3 * (2 * 29 + 1))      # 6 maps of 28x28, 3x: >= 256 across
     finally:
         if os.path.exists(expected):
             os.remove(expected)

@@ -1,0 +1,5 @@
+import sys
+
+from minicnn.train.command import main
+
+sys.exit(main())

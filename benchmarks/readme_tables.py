@@ -58,10 +58,10 @@ TABLES = {"train_step": train_step, "thread_scaling": thread_scaling}
 def render(readme):
     """The README text with every marked table rewritten from the results."""
     for name, make in TABLES.items():
-        pattern = re.compile(rf"(<!-- results:{name} -->\n).*?(\n<!-- /results:{name} -->)", re.S)
+        pattern = re.compile(rf"(<!-- results:{name} -->\n).*?(<!-- /results:{name} -->)", re.S)
         if not pattern.search(readme):
             raise SystemExit(f"README.md has no <!-- results:{name} --> ... <!-- /results:{name} --> markers")
-        readme = pattern.sub(lambda m: m.group(1) + make() + m.group(2), readme)
+        readme = pattern.sub(lambda m: m.group(1) + make() + "\n" + m.group(2), readme)
     return readme
 
 

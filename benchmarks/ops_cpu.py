@@ -58,18 +58,29 @@ def timed_pair(forward, backward_of, repeats):
     return median_ms(forward, repeats), median_ms(lambda: backward_of(forward()), repeats)
 
 
+def selected(quick):
+    """The conv, pooling and norm cases to run: the first of each with --quick."""
+    return (CONVS[:1], POOLS[:1], NORMS[:1]) if quick else (CONVS, POOLS, NORMS)
+
+
+def case_names(quick):
+    """The cases' names, in the order the children report them, without making their arrays."""
+    return [case[0] for group in selected(quick) for case in group]
+
+
 def inputs(quick):
     """Every case as (name, kind, arrays, arguments), drawn from one seed: the same in every child."""
     import numpy as np
     rng = np.random.default_rng(0)
+    convs, pools, norms = selected(quick)
     cases = []
-    for name, shape, OC, k, s, p in CONVS[:1] if quick else CONVS:
+    for name, shape, OC, k, s, p in convs:
         x = rng.standard_normal(shape).astype(np.float32)
         w = (rng.standard_normal((OC, shape[1], k, k)) * 0.1).astype(np.float32)
         cases.append((name, "conv", [x, w], dict(stride=s, padding=p)))
-    for name, shape, k, s in POOLS[:1] if quick else POOLS:
+    for name, shape, k, s in pools:
         cases.append((name, "maxpool", [rng.standard_normal(shape).astype(np.float32)], dict(kernel_size=k, stride=s)))
-    for name, shape in NORMS[:1] if quick else NORMS:
+    for name, shape in norms:
         C = shape[1]
         cases.append((name, "batchnorm", [rng.standard_normal(shape).astype(np.float32), np.ones(C, np.float32),
                                           np.zeros(C, np.float32)], {}))
@@ -251,7 +262,7 @@ def summarize(results, threads, quick, impls=IMPLS):
     """One row per op: each implementation's median over the rounds, the ranges and the ratios."""
     from minicnn.im2col import conv_outsize
     rows = []
-    names = [name for name, *_ in inputs_names(quick)]
+    names = case_names(quick)
     for name in names:
         row = {"op": name}
         for impl in impls:
@@ -279,13 +290,6 @@ def summarize(results, threads, quick, impls=IMPLS):
                        floor_vs_torch=floor / row["torch_fwd_bwd_ms"])
         rows.append(row)
     return rows
-
-
-def inputs_names(quick):
-    """The cases' names and kinds, without making their arrays."""
-    return ([(c[0], "conv") for c in (CONVS[:1] if quick else CONVS)] +
-            [(c[0], "maxpool") for c in (POOLS[:1] if quick else POOLS)] +
-            [(c[0], "batchnorm") for c in (NORMS[:1] if quick else NORMS)])
 
 
 if __name__ == "__main__":

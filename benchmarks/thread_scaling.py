@@ -50,7 +50,7 @@ def main():
         children.update(ops_cpu.children(IMPLS, t, args.repeats, quick=False))
     results, worst = alternate(children, args.rounds, args.allow_noisy)
     steps = rows_for(results, args.models, lambda arch, impl, t: (arch, impl, t), lambda r, _: r["step_ms"], args.threads)
-    names = [name for name, _ in ops_cpu.inputs_names(quick=False)]
+    names = ops_cpu.case_names(quick=False)
     ops = rows_for(results, names, lambda name, impl, t: (impl, t), lambda r, name: r[name][1], args.threads)
     rows = [dict(r, case=f"training step {r['case']}") for r in steps] + ops
     for row in rows:

@@ -39,8 +39,15 @@ def rng():
 
 @pytest.fixture
 def cupy():
-    """CuPy itself, for tests that only make sense on a GPU."""
+    """CuPy itself, for tests that only make sense on a GPU (marked ``gpu`` below)."""
     return _cupy_or_skip()
+
+
+def pytest_collection_modifyitems(items):
+    """A test asking for the ``cupy`` fixture is a GPU test: ``pytest -m gpu`` selects it."""
+    for item in items:
+        if "cupy" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.gpu)
 
 
 @pytest.fixture

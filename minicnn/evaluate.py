@@ -67,20 +67,22 @@ def predict_log_probs(model, loader, ten_crop, progress=False):
 
     log_probs, labels = [], []
     bar = progress_bar(len(loader), "evaluate", progress)
+    xp = np                                     # the array module of the batches
     with mc.no_grad():
         for x, y in loader:
+            xp = backend.get_array_module(x.array)
             if ten_crop:                                            # x: (10, B, C, S, S)
-                xp = backend.get_array_module(x.array)
                 crops = xp.stack([mc.ops.log_softmax(model(x[c])).array for c in range(10)])    # (10, B, K)
                 top = crops.max(axis=0)                             # log mean_c p_c, without underflow
                 lp = top + xp.log(xp.exp(crops - top).sum(axis=0)) - math.log(10)
             else:
                 lp = mc.ops.log_softmax(model(x)).array
-            log_probs.append(backend.to_device(lp, "cpu"))
-            labels.append(backend.to_device(y.array, "cpu"))
+            log_probs.append(lp)                # kept on the device: one copy to the host at the end
+            labels.append(y.array)
             bar.update(1)
     bar.close()
-    return np.concatenate(log_probs).astype(np.float64), np.concatenate(labels)
+    return (backend.to_device(xp.concatenate(log_probs), "cpu").astype(np.float64),
+            backend.to_device(xp.concatenate(labels), "cpu"))
 
 
 def confusion_matrix(labels, predictions, num_classes):

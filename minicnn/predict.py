@@ -21,7 +21,7 @@ import sys
 import numpy as np
 
 import minicnn as mc
-from minicnn import recipes
+from minicnn import backend, recipes
 from minicnn.cli import load_for_command
 
 __all__ = ["main", "build_parser", "load_images"]
@@ -78,6 +78,9 @@ def main(argv=None):
     native = image_size(config)
     images, read, failed = load_images(args.images, channels, native)
     if read:
+        # On stderr: stdout stays the list of predictions, for scripts that read it.
+        print(f"minicnn predict: {config['arch']} from {args.checkpoint} on {backend.device_name(device)}",
+              file=sys.stderr)
         transform = recipes.make_transform(config["dataset"], channels, size, native, train=False)
         with mc.no_grad():
             probs = mc.ops.softmax(model(mc.Tensor(transform(images), device=device))).numpy()

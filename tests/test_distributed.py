@@ -241,3 +241,16 @@ def test_a_checkpoint_from_inside_an_epoch_resumes_only_with_the_same_number_of_
     with pytest.raises(SystemExit, match=r"stopped inside an epoch of batches of 1 rank\(s\); resume it with "
                                          r"1 rank\(s\), not 2"):
         Trainer(dict(config), TwinWorld()).restore(tmp_path / "last.safetensors")
+
+
+@needs_mpi
+@needs_data
+def test_cli_two_ranks_on_cuda_match_one_process(cupy, tmp_path):
+    ok(python(*train_args(tmp_path / "one", "--epochs", "1", "--batch-size", "64", "--device", "cuda")))
+    two = ok(mpirun(2, *train_args(tmp_path / "two", "--epochs", "1", "--batch-size", "32", "--distributed",
+                                   "--device", "cuda")))
+    assert f"on {mc.backend.device_name('cuda')} x 2 ranks (MPI)" in two.stdout
+    one_w, two_w = weights(run_folder(tmp_path / "one")), weights(run_folder(tmp_path / "two"))
+    for k in one_w:
+        np.testing.assert_allclose(two_w[k], one_w[k], rtol=0, atol=1e-6, err_msg=k)   # float32 round-off
+

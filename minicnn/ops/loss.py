@@ -20,13 +20,16 @@ Binary cross-entropy from logits z and targets y in [0, 1], with p = sigmoid(z):
     dz = (p - y) * gy,   dy = -z * gy          (divided by M for reduction="mean")
 The right-hand form never takes exp of a large positive number nor log of 0.
 """
+import numpy as np
+
 from minicnn.autograd import Function
+from minicnn.backend import device_of, get_array_module, is_array, to_device
 from minicnn.ops.activation import sigmoid_array
-from minicnn.backend import device_of, get_array_module, to_device
 from minicnn.ops.utils import as_tensor, check_ndim
 from minicnn.tensor import Tensor
 
-__all__ = ["softmax", "log_softmax", "cross_entropy", "mse_loss", "binary_cross_entropy_with_logits", "accuracy"]
+__all__ = ["softmax", "log_softmax", "cross_entropy", "mse_loss", "binary_cross_entropy_with_logits", "accuracy",
+           "topk_correct"]
 
 
 def _log_softmax(z, axis):
@@ -105,21 +108,29 @@ def _check_reduction(op, reduction, allowed=_REDUCTIONS):
 
 
 def _labels_array(op, labels, logits):
-    """Labels as an integer array on the logits' device, checked against logits (N, C)."""
+    """Labels as an integer array on the logits' device, checked against logits (N, C).
+
+    The range is checked where the labels are on the host, before they are copied. Labels already
+    on a GPU are not: reading the check's answer would make the host wait for the GPU at every
+    step. Datasets check their labels once when loaded, and an out-of-range label on a GPU gives
+    a NaN loss (CrossEntropy below), which the trainer's NaN check reports.
+    """
     array = labels.array if isinstance(labels, Tensor) else labels
-    array = to_device(array, device_of(logits.array))
+    on_host = device_of(array) == "cpu" if is_array(array) else True
+    if on_host:
+        array = np.asarray(array)
     N, C = logits.shape
     if array.dtype.kind not in "iu":
         raise TypeError(f"{op}: labels must be integers (class indices), got {array.dtype}")
     if tuple(array.shape) != (N,):
         raise ValueError(f"{op}: labels must have shape (N,) = ({N},) to match logits of shape "
                          f"{tuple(logits.shape)}, got {tuple(array.shape)}")
-    bad = (array < 0) | (array >= C)
-    if bool(bad.any()):
-        value = int(array[bad][0])
-        raise ValueError(f"{op}: label {value} is out of range: class indices must be in [0, {C}) "
-                         f"for logits with C = {C} classes")
-    return array
+    if on_host:
+        bad = (array < 0) | (array >= C)
+        if bad.any():
+            raise ValueError(f"{op}: label {int(array[bad][0])} is out of range: class indices must be in [0, {C}) "
+                             f"for logits with C = {C} classes")
+    return to_device(array, device_of(logits.array))
 
 
 class CrossEntropy(Function):
@@ -133,9 +144,11 @@ class CrossEntropy(Function):
         N, C = z.shape
         logp = _log_softmax(z, axis=1)
         rows = xp.arange(N)
-        loss = -(1 - self.eps) * logp[rows, self.labels]
+        loss = -(1 - self.eps) * logp[rows, self.labels.clip(0, C - 1)]
         if self.eps:
             loss -= (self.eps / C) * logp.sum(axis=1)
+        if xp is not np:                                # labels unchecked on a GPU: a bad one gives NaN
+            loss = xp.where((self.labels >= 0) & (self.labels < C), loss, xp.nan)
         self.save_for_backward(xp.exp(logp))           # p, the softmax
         if self.reduction == "none":
             return loss
@@ -147,7 +160,7 @@ class CrossEntropy(Function):
         xp = get_array_module(gy)
         N, C = p.shape
         g = p - self.eps / C                            # p - q, built without a one-hot matrix
-        g[xp.arange(N), self.labels] -= 1 - self.eps
+        g[xp.arange(N), self.labels.clip(0, C - 1)] -= 1 - self.eps
         if self.reduction == "none":
             return g * gy[:, None]
         return g * (gy / N if self.reduction == "mean" else gy)
@@ -252,14 +265,15 @@ def binary_cross_entropy_with_logits(input, target, reduction="mean"):
     return BinaryCrossEntropyWithLogits(reduction)(input, target)
 
 
-def accuracy(logits, labels, topk=1):
-    """Fraction of samples whose label is among the ``topk`` highest logits (no gradient).
+def topk_correct(logits, labels, ks=(1,)):
+    """How many samples have their label among the k highest logits, for each k in ``ks`` (no gradient).
 
     Inputs:
     - logits: (N, C) scores, a Tensor or an array
     - labels: (N,) integer class indices in [0, C)
-    - topk: k, in 1..C; top-5 accuracy is the ImageNet companion of top-1
-    Returns a Python float in [0, 1].
+    - ks: the k's, each in 1..C; top-5 accuracy is the ImageNet companion of top-1
+    Returns a (len(ks),) integer array of counts on the logits' device: a loop over batches can
+    add them there and read the total once, instead of making a GPU wait at every batch.
 
     Ties are broken as argmax breaks them, towards the lower class index: the label's rank is
     the number of classes scoring higher, plus those scoring equal with a smaller index. So a
@@ -269,13 +283,21 @@ def accuracy(logits, labels, topk=1):
         logits = Tensor._from_op(logits)
     check_ndim(logits, (2,), "(N, C) logits", "accuracy")
     N, C = logits.shape
-    if isinstance(topk, bool) or not isinstance(topk, int) or not 1 <= topk <= C:
-        raise ValueError(f"accuracy: topk must be an int in [1, C] = [1, {C}], got {topk!r}")
+    for k in ks:
+        if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= C:
+            raise ValueError(f"accuracy: topk must be an int in [1, C] = [1, {C}], got {k!r}")
     labels = _labels_array("accuracy", labels, logits)
     z = logits.array
     xp = get_array_module(z)
     rows = xp.arange(N)
-    target = z[rows, labels][:, None]                  # (N, 1) the label's score
+    target = z[rows, labels.clip(0, C - 1)][:, None]   # (N, 1) the label's score
     lower_index = xp.arange(C)[None, :] < labels[:, None]
     rank = ((z > target) | ((z == target) & lower_index)).sum(axis=1)
-    return float((rank < topk).mean()) if N else 0.0
+    return xp.stack([(rank < k).sum() for k in ks])
+
+
+def accuracy(logits, labels, topk=1):
+    """Fraction of samples whose label is among the ``topk`` highest logits, as a Python float in
+    [0, 1] (ties and arguments as in ``topk_correct``)."""
+    N = logits.shape[0]
+    return float(topk_correct(logits, labels, (topk,))[0]) / N if N else 0.0

@@ -24,6 +24,7 @@ from minicnn.trained import load_weights
 __all__ = ["Trainer"]
 
 LAST, BEST, TEST = "last.safetensors", "best.safetensors", "test.json"
+READ_EVERY = 10     # GPU training steps between two reads of the loss sums on the host
 
 
 def _fresh_running():
@@ -76,6 +77,7 @@ class Trainer:
         self.has_aux = bool(getattr(self.model, "aux_logits", False))
         self.epoch, self.batch, self.best = 0, 0, -1.0
         self.running = _fresh_running()
+        self.unread, self.unread_images, self.unread_steps = None, 0, 0     # device sums not yet in running
         self.history = []
         self.saved_at, self.saved_time = None, time.monotonic()    # (epoch, batch) and time of the newest last
         self.profiler, self.steps_run, self.profiled = Profiler(), 0, 0
@@ -133,15 +135,17 @@ class Trainer:
         self.model.train()
         self.train_loader.set_epoch(self.epoch, skip=self.batch)    # resuming inside an epoch: these are done
         steps_per_epoch = len(self.train_loader)
-        run, start, timed = self.running, time.perf_counter(), 0
+        start, timed = time.perf_counter(), 0
         bar = progress_bar(steps_per_epoch, f"epoch {self.epoch + 1}/{self.config['epochs']}",
                            progress and self.world.is_main, initial=self.batch)
         allreduce_seconds, steps = self.average_gradients.seconds, 0
         every = 60 * self.config.get("checkpoint_every", 0)
+        # On a GPU, reading the sums makes the host wait for the device: once per READ_EVERY steps.
+        read_every = 1 if self.device == "cpu" else READ_EVERY
         for b, (x, y) in enumerate(self.train_loader, start=self.batch):
             profiling = 1 <= self.steps_run <= self.config["profile_steps"]     # step 0 warms up
             with self.profiler if profiling else contextlib.nullcontext():
-                logits, value, aux = self.train_step(x, y, b)
+                sums = self.train_step(x, y)
             self.steps_run += 1
             steps += 1
             if profiling:
@@ -149,20 +153,24 @@ class Trainer:
                 if self.profiled == self.config["profile_steps"]:
                     self.write_profile()
             self.batch = b + 1
-            run["images"] += len(y)
-            run["loss_sum"] += value * len(y)
-            run["aux_sum"] += aux * len(y)
-            run["correct"] += int((logits.array.argmax(axis=1) == y.array).sum())
+            self.unread = sums if self.unread is None else self.unread + sums
+            self.unread_images += len(y)
+            self.unread_steps += 1
             timed += len(y)
+            save_now = every and time.monotonic() - self.saved_time >= every and self.batch < steps_per_epoch
+            if stop.signum is not None or save_now or steps % read_every == 0:
+                self.read_sums()
+                bar.set_postfix(self._postfix(timed, time.perf_counter() - start, steps, steps_per_epoch),
+                                refresh=False)      # update() draws it, with the new count
             if stop.signum is not None:
                 raise StopRequested
-            if every and time.monotonic() - self.saved_time >= every and self.batch < steps_per_epoch:
+            if save_now:
                 self.save(LAST)                 # bounds what a kill -9 or a power cut costs
-            bar.set_postfix(self._postfix(timed, time.perf_counter() - start, steps, steps_per_epoch),
-                            refresh=False)          # update() draws it, with the new count
             bar.update(1)
+        self.read_sums()
         bar.close()
         elapsed = max(time.perf_counter() - start, 1e-9)
+        run = self.running
         images, loss_sum, aux_sum, correct, timed = self.world.sum([run["images"], run["loss_sum"], run["aux_sum"],
                                                                     run["correct"], timed])
         metrics = {"train_loss": loss_sum / images, "train_top1": correct / images, "images_per_s": timed / elapsed}
@@ -172,6 +180,24 @@ class Trainer:
             metrics["allreduce_ms"] = 1000 * (self.average_gradients.seconds - allreduce_seconds) / max(steps, 1)
         self.running = _fresh_running()
         return metrics
+
+    def read_sums(self):
+        """Add the device sums of the steps since the last read to this epoch's running sums: one
+        host synchronisation. A non-finite loss among those steps stops the run."""
+        if self.unread is None:
+            return
+        loss_sum, aux_sum, correct = backend.to_device(self.unread, "cpu").tolist()
+        first, self.unread = self.batch - self.unread_steps + 1, None
+        if not math.isfinite(loss_sum + aux_sum):
+            where = f"batch {self.batch}" if first == self.batch else f"one of batches {first}-{self.batch}"
+            raise FloatingPointError(f"the training loss became {loss_sum + aux_sum} at epoch {self.epoch + 1}, "
+                                     f"{where}")
+        run = self.running
+        run["images"] += self.unread_images
+        run["loss_sum"] += loss_sum
+        run["aux_sum"] += aux_sum
+        run["correct"] += int(correct)
+        self.unread_images = self.unread_steps = 0
 
     def _postfix(self, timed, elapsed, steps, steps_per_epoch):
         """The progress numbers: this epoch's loss (aux apart) and top-1 so far, speed, and the ETA of
@@ -185,27 +211,28 @@ class Trainer:
                         "run ETA": duration(left * elapsed / steps)})
         return postfix
 
-    def train_step(self, x, y, b):
-        """Forward, loss, backward, update; returns the logits, the main classifier's loss and the
-        auxiliary classifiers' weighted loss (0.0 without them)."""
+    def train_step(self, x, y):
+        """Forward, loss, backward, update. Returns [loss * n, auxiliary loss * n, correct] of the
+        batch as a float64 array on the device: nothing is read on the host here, so a GPU can
+        run ahead while the host queues the next step."""
         out = self.model(x)
         logits, heads = (out[0], out[1:]) if isinstance(out, tuple) else (out, ())
         loss = self.loss_fn(logits, y)
-        value, aux = loss.item(), 0.0
+        main, aux = loss.array, None
         for head in heads:
             extra = self.aux_weight * self.loss_fn(head, y)
-            aux += extra.item()
+            aux = extra.array if aux is None else aux + extra.array
             loss = loss + extra
-        if not math.isfinite(value + aux):
-            raise FloatingPointError(f"the training loss became {value + aux} at epoch {self.epoch + 1}, "
-                                     f"batch {b + 1}")
         self.optimizer.zero_grad()
         loss.backward()
         self.average_gradients()
         if self.config["clip"]:
             optim.clip_grad_norm_(self.model.parameters(), self.config["clip"])
         self.optimizer.step()
-        return logits, value, aux
+        xp = backend.get_array_module(main)
+        correct = (logits.array.argmax(axis=1) == y.array).sum()
+        n = len(y)
+        return xp.stack([main * n, xp.zeros_like(main) if aux is None else aux * n, correct]).astype(xp.float64)
 
     def write_profile(self):
         if not self.world.is_main:
@@ -228,17 +255,20 @@ class Trainer:
                   "only warms up", file=sys.stderr)
 
     def validate(self):
-        """Loss, top-1 and top-5 on the held-out validation images (each rank scores its shard)."""
+        """Loss, top-1 and top-5 on the held-out validation images (each rank scores its shard).
+        The sums stay on the device until the end: one host synchronisation for the whole pass."""
         self.model.eval()
-        loss_sum, top1, top5, total = 0.0, 0.0, 0.0, 0
+        sums, total = None, 0
         with mc.no_grad():
             for x, y in self.val_loader:
                 logits = self.model(x)
                 n = len(y)
-                loss_sum += self.loss_fn(logits, y).item() * n
-                top1 += mc.ops.accuracy(logits, y) * n
-                top5 += mc.ops.accuracy(logits, y, topk=min(5, logits.shape[1])) * n
+                xp = backend.get_array_module(logits.array)
+                batch = xp.concatenate([(self.loss_fn(logits, y).array * n)[None],
+                                        mc.ops.topk_correct(logits, y, (1, min(5, logits.shape[1])))])
+                sums = batch if sums is None else sums + batch
                 total += n
+        loss_sum, top1, top5 = backend.to_device(sums, "cpu").tolist() if total else (0.0, 0.0, 0.0)
         loss_sum, top1, top5, total = self.world.sum([loss_sum, top1, top5, total])    # each rank saw a shard
         return {"val_loss": loss_sum / total, "val_top1": top1 / total, "val_top5": top5 / total}
 

@@ -19,7 +19,7 @@ import sys
 import numpy as np
 
 import minicnn as mc
-from minicnn import models, recipes
+from minicnn import backend, models, recipes
 from minicnn.data import DataError, load_dataset
 from minicnn.cli import load_for_command, unknown_arch, use_device
 from minicnn.nn import Conv2d
@@ -50,6 +50,8 @@ def build_parser():
         if name == "maps":
             c.add_argument("--index", type=int, default=0, help="which test image")
             c.add_argument("--data-dir", default=None, help="folder holding the dataset's files")
+            c.add_argument("--device", default=None, help="where the image runs through the model: cpu, cuda or "
+                           "auto (default: $MINICNN_DEVICE, else cpu)")
     return p
 
 
@@ -83,7 +85,9 @@ def draw_layer(args):
     for flag, value in (("--columns", args.columns), ("--scale", args.scale)):
         if value is not None and value < 1:
             raise SystemExit(f"minicnn viz {args.command}: {flag} must be >= 1, got {value}")
-    model, config, device = load_for_command(f"viz {args.command}", args.checkpoint, "cpu")
+    # Filters are weights only: they are read on the CPU; maps run the model where --device says.
+    device_flag = args.device if args.command == "maps" else "cpu"
+    model, config, device = load_for_command(f"viz {args.command}", args.checkpoint, device_flag, default="cpu")
     modules = dict(model.named_modules())
     out = args.out or os.path.join(os.path.dirname(os.path.abspath(args.checkpoint)), f"{args.command}-{args.layer}.png")
     if args.command == "filters":
@@ -108,8 +112,9 @@ def draw_layer(args):
         except ValueError as e:
             raise SystemExit(f"minicnn viz maps: {e}")
     scale = args.scale or scale_for(grid)         # what the picture was enlarged by
+    where = f", run on {backend.device_name(device)}" if args.command == "maps" else ""
     print(f"wrote {out}: a {grid.shape[1]}x{grid.shape[0]} grid of layer {args.layer} of {config['arch']}, "
-          f"{scale}x: {grid.shape[1] * scale}x{grid.shape[0] * scale} pixels")
+          f"{scale}x: {grid.shape[1] * scale}x{grid.shape[0] * scale} pixels{where}")
 
 
 def main(argv=None):

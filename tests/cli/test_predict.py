@@ -111,7 +111,8 @@ def test_every_readable_image_is_classified_and_the_unreadable_ones_are_listed_a
     assert done.returncode == 1 and "Traceback" not in done.stderr
     assert list(parse(done.stdout)) == [str(good[0]), str(good[1])]
     assert all(len(rows) == 5 for rows in parse(done.stdout).values())
-    listed = done.stderr.splitlines()
+    said, *listed = done.stderr.splitlines()
+    assert said.startswith("minicnn predict: ") and said.endswith(" on " + mc.backend.device_name("cpu"))
     assert listed[0] == "minicnn predict: 2 of 4 image(s) could not be read:"
     assert listed[1].startswith(f"  {text}: ") and listed[2].startswith(f"  {missing}: ")
 

@@ -60,7 +60,7 @@ def test_maps_are_enlarged_and_labelled(checkpoint, tmp_path):
     out = tmp_path / "m.png"
     done = viz("maps", "--checkpoint", checkpoint, "--layer", "features.0", "--out", out)     # 6 maps of 28x28
     assert done.returncode == 0, done.stderr
-    assert done.stdout.strip().endswith("3x: 264x177 pixels")
+    assert done.stdout.strip().endswith("3x: 264x177 pixels, run on " + mc.backend.device_name("cpu"))
     assert yellow(out) > 0
 
 

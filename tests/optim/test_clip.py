@@ -32,8 +32,9 @@ def test_matches_torch(norm_type, max_norm, xp, rng):
     ours, theirs = _pair(xp, rng)
     before = [p.grad.numpy().copy() for p in ours if p.grad is not None]
     total = clip_grad_norm_(ours, max_norm, norm_type)
+    assert isinstance(total, mc.Tensor) and total.shape == ()          # a tensor, as PyTorch's
+    total = total.item()
     their_total = torch.nn.utils.clip_grad_norm_(theirs, max_norm, norm_type)
-    assert type(total) is float
     assert abs(total - their_total.item()) <= 1e-12 * total
     clipped = total > max_norm
     assert clipped == (max_norm == 0.5)
@@ -44,7 +45,7 @@ def test_matches_torch(norm_type, max_norm, xp, rng):
         assert rel_error(p.grad.numpy(), tp.grad.numpy()) < 1e-12, f"gradient {i} differs from torch"
     after = [p.grad.numpy() for p in ours if p.grad is not None]
     if clipped:
-        new_total = clip_grad_norm_(ours, max_norm, norm_type)
+        new_total = clip_grad_norm_(ours, max_norm, norm_type).item()
         assert new_total == pytest.approx(max_norm, rel=1e-5)
     else:
         assert all(np.array_equal(a, b) for a, b in zip(before, after))
@@ -52,9 +53,9 @@ def test_matches_torch(norm_type, max_norm, xp, rng):
 
 def test_single_tensor_and_no_gradients(xp, rng):
     p = Parameter(xp.asarray(rng.standard_normal(4)))
-    assert clip_grad_norm_([p], 1.0) == 0.0 and type(clip_grad_norm_([p], 1.0)) is float
+    assert clip_grad_norm_([p], 1.0).item() == 0.0
     p.grad = mc.Tensor(xp.asarray(np.array([3.0, 4.0, 0.0, 0.0])))
-    assert clip_grad_norm_(p, 1.0) == pytest.approx(5.0, rel=1e-15)
+    assert clip_grad_norm_(p, 1.0).item() == pytest.approx(5.0, rel=1e-15)
     np.testing.assert_allclose(p.grad.numpy(), np.array([3.0, 4.0, 0.0, 0.0]) / (5.0 + 1e-6), rtol=1e-15)
 
 
@@ -64,7 +65,7 @@ def test_float32_gradients_stay_float32(rng):
     p.grad = mc.Tensor(g.copy())
     tp = torch.tensor(p.numpy().copy(), requires_grad=True)
     tp.grad = torch.tensor(g)
-    total = clip_grad_norm_([p], 0.1)
+    total = clip_grad_norm_([p], 0.1).item()
     assert total == pytest.approx(torch.nn.utils.clip_grad_norm_([tp], 0.1).item(), rel=1e-6)
     assert p.grad.dtype == np.float32
     np.testing.assert_allclose(p.grad.numpy(), tp.grad.numpy(), rtol=1e-6)
@@ -73,3 +74,10 @@ def test_float32_gradients_stay_float32(rng):
 def test_bad_norm_type():
     with pytest.raises(ValueError, match="clip_grad_norm_: norm_type must be > 0 or inf, got 0.0"):
         clip_grad_norm_([Parameter(np.zeros(2))], 1.0, norm_type=0)
+
+
+def test_a_nan_norm_leaves_the_gradients_as_they_are(xp):
+    p = Parameter(xp.zeros(3))
+    p.grad = mc.Tensor(xp.asarray(np.array([np.nan, 1.0, 2.0])))
+    assert math.isnan(clip_grad_norm_([p], 0.1).item())
+    np.testing.assert_array_equal(p.grad.numpy(), [np.nan, 1.0, 2.0])

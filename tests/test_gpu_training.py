@@ -1,0 +1,75 @@
+"""Training on a GPU without making it wait: the host reads device values once per READ_EVERY steps.
+
+These run on CuPy: a real GPU, or the fake one (``PYTHONPATH=tests/fakecupy pytest -m gpu``),
+which counts every host synchronisation and where it came from.
+"""
+import math
+import os
+
+import numpy as np
+import pytest
+
+from minicnn import train
+from minicnn.data.datasets import DEBIAN_FASHION
+from minicnn.train.signals import StopSignals
+from minicnn.train.trainer import READ_EVERY
+
+pytestmark = pytest.mark.skipif(not os.path.isdir(DEBIAN_FASHION), reason="Fashion-MNIST is not installed "
+                                "(apt-get install dataset-fashion-mnist)")
+
+
+def _trainer(tmp_path, *flags):
+    args = ["--arch", "lenet5_28", "--device", "cuda", "--subset", "400", "--batch-size", "16", "--epochs", "1",
+            "--no-progress", "--out", str(tmp_path), *flags]
+    config = train.resolve(train.build_parser().parse_args(args))
+    config["device"] = "cuda:0"
+    trainer = train.Trainer(config)
+    trainer.folder = str(tmp_path)
+    return trainer
+
+
+def _host_syncs(cupy):
+    if not hasattr(cupy, "fake"):
+        pytest.skip("counting host synchronisations needs the fake CuPy of tests/fakecupy")
+    return cupy.fake.host_syncs()
+
+
+@pytest.mark.parametrize("flags", [(), ("--clip", "1.0", "--optimizer", "adam")], ids=["sgd", "clip-adam"])
+def test_a_training_step_reads_nothing_and_an_epoch_reads_once_per_read_every_steps(cupy, tmp_path, flags):
+    trainer = _trainer(tmp_path, *flags)
+    x, y = next(iter(trainer.train_loader))
+    with _host_syncs(cupy) as syncs:
+        sums = trainer.train_step(x, y)
+    assert syncs.count == 0, syncs.places
+    assert type(sums) is cupy.ndarray and sums.shape == (3,)
+    steps = len(trainer.train_loader)
+    with _host_syncs(cupy) as syncs:
+        metrics = trainer.train_epoch(False, StopSignals(False))
+    assert syncs.count == math.ceil(steps / READ_EVERY) <= steps, syncs.places
+    assert trainer.running["images"] == 0 and math.isfinite(metrics["train_loss"])
+    assert 0 <= metrics["train_top1"] <= 1
+    with _host_syncs(cupy) as syncs:
+        val = trainer.validate()
+    assert syncs.count == 1, syncs.places
+    assert set(val) == {"val_loss", "val_top1", "val_top5"} and val["val_top1"] <= val["val_top5"]
+
+
+def test_the_epoch_sums_equal_the_per_step_values(cupy, tmp_path):
+    """What the device sums hold is what reading every step would have given."""
+    trainer = _trainer(tmp_path)
+    trainer.optimizer.param_groups[0]["lr"] = 0.0         # the same weights at every step
+    batches = list(trainer.train_loader)
+    expected = np.zeros(3)
+    for x, y in batches:
+        expected += trainer.train_step(x, y).get()
+    metrics = trainer.train_epoch(False, StopSignals(False))
+    images = sum(len(y) for _, y in batches)
+    assert metrics["train_loss"] == pytest.approx(expected[0] / images, rel=1e-6)
+    assert metrics["train_top1"] == pytest.approx(expected[2] / images, rel=1e-12)
+
+
+def test_a_nan_loss_stops_the_run_naming_the_batches_it_came_from(cupy, tmp_path):
+    trainer = _trainer(tmp_path)
+    trainer.model.classifier[-1].weight.array[...] = cupy.nan
+    with pytest.raises(FloatingPointError, match=rf"loss became nan at epoch 1, one of batches 1-{READ_EVERY}$"):
+        trainer.train_epoch(False, StopSignals(False))

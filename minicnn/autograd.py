@@ -15,6 +15,7 @@ output whose array it saved, and backward refuses to run it when a count moved, 
 import contextlib
 import heapq
 import itertools
+import threading
 import weakref
 
 from minicnn.backend import DeviceError, device_of, get_array_module
@@ -23,7 +24,14 @@ from minicnn.tensor import Tensor
 __all__ = ["Function", "no_grad", "enable_grad", "is_grad_enabled", "backward", "register_op_hook", "HookHandle",
            "Observer", "observe", "current_module", "outermost_module"]
 
-_grad_enabled = True
+
+class _GradMode(threading.local):
+    """Grad mode belongs to a thread, as in PyTorch: a no_grad() block in one thread (an evaluation,
+    a data loader) must not stop another thread recording its graph. Each new thread starts enabled."""
+    enabled = True
+
+
+_grad_mode = _GradMode()
 _observers = []       # what watches ops and modules run (profiler, trace, summary); see Observer
 _module_stack = []    # the modules whose forward is running, outermost first
 
@@ -107,17 +115,17 @@ def leave_module(module):
 
 
 def is_grad_enabled():
-    return _grad_enabled
+    """True when ops called by this thread record a graph."""
+    return _grad_mode.enabled
 
 
 @contextlib.contextmanager
 def _set_grad_enabled(mode):
-    global _grad_enabled
-    previous, _grad_enabled = _grad_enabled, mode
+    previous, _grad_mode.enabled = _grad_mode.enabled, mode
     try:
         yield
     finally:
-        _grad_enabled = previous
+        _grad_mode.enabled = previous
 
 
 def no_grad():
@@ -144,7 +152,7 @@ class Function:
         if len(devices) > 1:
             raise DeviceError(f"{name}: inputs are on different devices ({' and '.join(sorted(devices))}); "
                               "move them to one device with .to(device) first")
-        record = _grad_enabled and any(x.requires_grad for x in inputs)
+        record = _grad_mode.enabled and any(x.requires_grad for x in inputs)
         self.needs_input_grad = tuple(record and x.requires_grad for x in inputs)
         self.saved = ()
         for observer in _observers:

@@ -15,7 +15,7 @@ from numpy.lib.stride_tricks import as_strided as _np_as_strided
 __all__ = [
     "DeviceError", "is_array", "get_array_module", "device_of", "to_device", "normalize_device", "pick_device",
     "cuda_available", "device_name", "get_default_device", "set_default_device", "as_strided", "scatter_add",
-    "cupy_generator", "synchronize", "cuda_device_count", "device",
+    "synchronize", "cuda_device_count", "device",
 ]
 
 
@@ -193,8 +193,3 @@ def scatter_add(target, indices, values):
         cupyx.scatter_add(target, indices, values)
     else:
         np.add.at(target, indices, values)
-
-
-def cupy_generator(seed=None):
-    """A CuPy random ``Generator`` (``cupy.random.default_rng(seed)``); minicnn.random asks for it."""
-    return _load_cupy().random.default_rng(seed)

@@ -52,8 +52,9 @@ def _fill(tensor, values):
 def _draw(tensor, shape, kind):
     """Standard normal or uniform [0, 1) numbers in the tensor's own float dtype, on its device.
 
-    Drawn directly in that dtype (NumPy's and CuPy's Generators both take ``dtype``), with no
-    float64 temporaries: VGG's first FC layer alone has 103M weights.
+    Drawn directly in that dtype (both of minicnn.random's generators take ``dtype``): on the CPU
+    with no float64 temporaries (VGG's first FC layer alone has 103M weights). The GPU stream
+    first computes one 8-byte counter word per number (minicnn.random.CounterGenerator).
     """
     g = generator(get_array_module(tensor.array))
     return g.standard_normal(shape, dtype=tensor.dtype) if kind == "normal" else g.random(shape, dtype=tensor.dtype)

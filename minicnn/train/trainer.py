@@ -88,7 +88,7 @@ class Trainer:
                 "schedule": self.schedule.state_dict() if self.schedule else {},
                 "epoch": self.epoch, "batch": self.batch, "running": self.running, "best_top1": self.best,
                 "history": self.history,
-                "rng": mc.random.generator().bit_generator.state, "config": self.config}
+                "rng": mc.random.get_state(), "config": self.config}
 
     def save(self, name):
         if self.world.is_main:
@@ -112,7 +112,10 @@ class Trainer:
             self.schedule.load_state_dict(ckpt["schedule"])
         self.epoch, self.batch, self.best = ckpt["epoch"], ckpt["batch"], ckpt["best_top1"]
         self.running, self.history = {**_fresh_running(), **ckpt["running"]}, ckpt["history"]
-        mc.random.generator().bit_generator.state = ckpt["rng"]
+        rng = ckpt["rng"]
+        if "device" not in rng:            # written before the device stream was saved: NumPy's state alone
+            rng = {"cpu": rng, "device": mc.random.get_state()["device"]}
+        mc.random.set_state(rng)
         self.saved_at = (self.epoch, self.batch)
 
     def rebuild_schedule(self, planned):

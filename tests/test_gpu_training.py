@@ -9,7 +9,8 @@ import os
 import numpy as np
 import pytest
 
-from minicnn import train
+import minicnn as mc
+from minicnn import nn, optim, train
 from minicnn.data.datasets import DEBIAN_FASHION
 from minicnn.train.signals import StopSignals
 from minicnn.train.trainer import READ_EVERY
@@ -73,3 +74,41 @@ def test_a_nan_loss_stops_the_run_naming_the_batches_it_came_from(cupy, tmp_path
     trainer.model.classifier[-1].weight.array[...] = cupy.nan
     with pytest.raises(FloatingPointError, match=rf"loss became nan at epoch 1, one of batches 1-{READ_EVERY}$"):
         trainer.train_epoch(False, StopSignals(False))
+
+
+def test_a_run_resumed_on_the_device_continues_bit_exact(cupy, tmp_path):
+    """Dropout draws its masks from the device stream; the checkpoint carries that stream's state."""
+    def trainer_with_dropout():
+        trainer = _trainer(tmp_path, "--schedule", "none")
+        mc.manual_seed(1)
+        trainer.model = nn.Sequential(nn.Flatten(), nn.Linear(28 * 28, 32), nn.ReLU(), nn.Dropout(0.5),
+                                      nn.Linear(32, 10)).to("cuda")
+        trainer.optimizer = optim.SGD(trainer.model.parameters(), lr=0.05, momentum=0.9)
+        return trainer
+
+    def train_on(trainer, steps):
+        trainer.model.train()
+        for x, y in steps:
+            trainer.train_step(x, y)
+        return {k: v.numpy() for k, v in trainer.model.state_dict().items()}
+
+    first = trainer_with_dropout()
+    batches = list(first.train_loader)[:6]
+    train_on(first, batches[:3])
+    path = os.path.join(tmp_path, "last.safetensors")
+    mc.save(first.state(), path)
+    straight = train_on(first, batches[3:])
+
+    resumed = trainer_with_dropout()
+    mc.manual_seed(99)                                  # a new process: its streams are anywhere
+    resumed.restore(path)
+    for name, value in train_on(resumed, batches[3:]).items():
+        np.testing.assert_array_equal(value, straight[name], err_msg=name)
+
+    without_streams = trainer_with_dropout()            # the same, with every state but the random one
+    checkpoint = mc.load(path)
+    without_streams.model.load_state_dict(checkpoint["model"])
+    without_streams.optimizer.load_state_dict(checkpoint["optimizer"])
+    mc.manual_seed(99)
+    assert not np.array_equal(train_on(without_streams, batches[3:])["4.weight"], straight["4.weight"])
+

@@ -12,7 +12,7 @@ Without a GPU the GPU columns stay empty and the reason is printed and written t
 The point here is the GPU speed-up: minicnn and PyTorch share this process, so their CPU columns
 can disturb each other (idle OpenMP threads spinning); for a fair CPU comparison, each library in
 a process of its own, see train_step_cpu.py.
-Writes benchmarks/results/cpu_vs_gpu.{json,md,png}.
+Writes benchmarks/results/cpu_vs_gpu.{json,md,png} (or into --out; python -m minicnn.selftest runs it).
 """
 import argparse
 import os
@@ -131,6 +131,7 @@ def main():
     parser.add_argument("--batch", type=int, default=64)
     parser.add_argument("--threads", type=int, default=2, help="CPU threads for BLAS and torch")
     parser.add_argument("--quick", action="store_true", help="one op and LeNet-5 only (a smoke run)")
+    parser.add_argument("--out", default=RESULTS, help="folder for the results (default benchmarks/results)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     threadpool_limits(args.threads)
@@ -162,7 +163,7 @@ def main():
     if args.quick:
         return
     skipped = "; ".join(f"{lib} GPU skipped: {reason}" for lib, reason in status.items() if reason)
-    write_json(os.path.join(RESULTS, "cpu_vs_gpu.json"),
+    write_json(os.path.join(args.out, "cpu_vs_gpu.json"),
                {"benchmark": f"forward+backward and training steps, batch {args.batch}, float32, median ms",
                 "machine": machine_info(args.threads),
                 "gpu": {"minicnn": status["minicnn"] or backend.device_name("cuda"),
@@ -172,15 +173,15 @@ def main():
                ("minicnn_gpu_ms", "minicnn GPU ms", "{:.2f}"), ("torch_cpu_ms", "PyTorch CPU ms", "{:.1f}"),
                ("torch_cuda_ms", "PyTorch CUDA ms", "{:.2f}"), ("gpu_speedup", "GPU speed-up", "{:.1f}x"),
                ("gpu_vs_torch_cuda", "minicnn GPU / PyTorch CUDA", "{:.2f}x")]
-    markdown_table(os.path.join(RESULTS, "cpu_vs_gpu.md"),
+    markdown_table(os.path.join(args.out, "cpu_vs_gpu.md"),
                    f"Batch {args.batch}, float32, median ms, {args.threads} CPU threads"
                    + (f". {skipped}" if skipped else ""), columns, rows)
     reference = [r.get("minicnn_cpu_ms") or float("nan") for r in rows]
     series = {LEGEND[label]: [(r.get(f"{label}_ms") or float("nan")) / ref for r, ref in zip(rows, reference)]
               for label, _, _ in impls if label != "minicnn_cpu"}
-    bar_chart(os.path.join(RESULTS, "cpu_vs_gpu.png"), "time / minicnn CPU's (log scale, lower is faster)",
+    bar_chart(os.path.join(args.out, "cpu_vs_gpu.png"), "time / minicnn CPU's (log scale, lower is faster)",
               [r["case"] for r in rows], series)
-    print(f"wrote {RESULTS}/cpu_vs_gpu.json, .md and .png" + (f" ({skipped})" if skipped else ""))
+    print(f"wrote {args.out}/cpu_vs_gpu.json, .md and .png" + (f" ({skipped})" if skipped else ""))
 
 
 if __name__ == "__main__":

@@ -14,8 +14,8 @@ from numpy.lib.stride_tricks import as_strided as _np_as_strided
 
 __all__ = [
     "DeviceError", "is_array", "get_array_module", "device_of", "to_device", "normalize_device", "pick_device",
-    "cuda_available", "device_name", "get_default_device", "set_default_device", "as_strided", "scatter_add",
-    "synchronize", "cuda_device_count", "device",
+    "cuda_available", "device_name", "device_report", "get_default_device", "set_default_device", "as_strided",
+    "scatter_add", "synchronize", "cuda_device_count", "device",
 ]
 
 
@@ -143,6 +143,23 @@ def device_name(device):
     cupy = _load_cupy()
     name = cupy.cuda.runtime.getDeviceProperties(int(device.split(":")[1]))["name"]
     return f"{device} ({name.decode() if isinstance(name, bytes) else name})"
+
+
+def device_report(device):
+    """What a GPU is and runs with: name, memory, compute capability, driver, CUDA runtime and CuPy
+    versions (a dict of strings); for 'cpu', the processor."""
+    device = normalize_device(device)
+    if device == "cpu":
+        return {"device": device_name(device)}
+    cupy = _load_cupy()
+    index = int(device.split(":")[1])
+    runtime = cupy.cuda.runtime
+    props = runtime.getDeviceProperties(index)
+    cuda_version = lambda v: f"{v // 1000}.{v % 1000 // 10}"        # noqa: E731  (13000 -> "13.0")
+    return {"device": device_name(device), "memory": f"{props['totalGlobalMem'] / 2**30:.1f} GiB",
+            "compute_capability": f"{props['major']}.{props['minor']}",
+            "driver": f"CUDA {cuda_version(runtime.driverGetVersion())}",
+            "runtime": f"CUDA {cuda_version(runtime.runtimeGetVersion())}", "cupy": cupy.__version__}
 
 
 def to_device(array, device):

@@ -25,15 +25,19 @@ __all__ = ["Function", "no_grad", "enable_grad", "is_grad_enabled", "backward", 
            "Observer", "observe", "current_module", "outermost_module"]
 
 
-class _GradMode(threading.local):
-    """Grad mode belongs to a thread, as in PyTorch: a no_grad() block in one thread (an evaluation,
-    a data loader) must not stop another thread recording its graph. Each new thread starts enabled."""
-    enabled = True
+class _ThreadState(threading.local):
+    """What belongs to a thread, as in PyTorch. Grad mode: a no_grad() block in one thread (an
+    evaluation, a data loader) must not stop another thread recording its graph. The modules whose
+    forward is running, outermost first: an op records the module of its own thread. Each new
+    thread starts with grad mode on and no module running."""
+
+    def __init__(self):
+        self.grad_enabled = True
+        self.modules = []
 
 
-_grad_mode = _GradMode()
+_thread = _ThreadState()
 _observers = []       # what watches ops and modules run (profiler, trace, summary); see Observer
-_module_stack = []    # the modules whose forward is running, outermost first
 
 
 class HookHandle:
@@ -93,39 +97,39 @@ def register_op_hook(hook):
 
 def current_module():
     """The innermost Module whose forward is running (None outside every module)."""
-    return _module_stack[-1] if _module_stack else None
+    return _thread.modules[-1] if _thread.modules else None
 
 
 def outermost_module():
     """The model whose forward is running: the outermost Module on the stack (None outside)."""
-    return _module_stack[0] if _module_stack else None
+    return _thread.modules[0] if _thread.modules else None
 
 
 def enter_module(module):
     """Called by Module.__call__ before its forward; ops record the module they ran in."""
-    _module_stack.append(module)
+    _thread.modules.append(module)
     for observer in _observers:
         observer.module_begin(module)
 
 
 def leave_module(module):
-    _module_stack.pop()
+    _thread.modules.pop()
     for observer in _observers:
         observer.module_end(module)
 
 
 def is_grad_enabled():
     """True when ops called by this thread record a graph."""
-    return _grad_mode.enabled
+    return _thread.grad_enabled
 
 
 @contextlib.contextmanager
 def _set_grad_enabled(mode):
-    previous, _grad_mode.enabled = _grad_mode.enabled, mode
+    previous, _thread.grad_enabled = _thread.grad_enabled, mode
     try:
         yield
     finally:
-        _grad_mode.enabled = previous
+        _thread.grad_enabled = previous
 
 
 def no_grad():
@@ -152,7 +156,7 @@ class Function:
         if len(devices) > 1:
             raise DeviceError(f"{name}: inputs are on different devices ({' and '.join(sorted(devices))}); "
                               "move them to one device with .to(device) first")
-        record = _grad_mode.enabled and any(x.requires_grad for x in inputs)
+        record = _thread.grad_enabled and any(x.requires_grad for x in inputs)
         self.needs_input_grad = tuple(record and x.requires_grad for x in inputs)
         self.saved = ()
         for observer in _observers:

@@ -12,6 +12,7 @@ import pytest
 import minicnn as mc
 from minicnn import nn, optim, train
 from minicnn.data.datasets import DEBIAN_FASHION
+from minicnn.evaluate import predict_log_probs
 from minicnn.train.signals import StopSignals
 from minicnn.train.trainer import READ_EVERY
 
@@ -53,6 +54,15 @@ def test_a_training_step_reads_nothing_and_an_epoch_reads_once_per_read_every_st
         val = trainer.validate()
     assert syncs.count == 1, syncs.places
     assert set(val) == {"val_loss", "val_top1", "val_top5"} and val["val_top1"] <= val["val_top5"]
+
+
+def test_evaluation_copies_to_the_host_once_at_the_end(cupy, tmp_path):
+    trainer = _trainer(tmp_path)
+    assert len(trainer.val_loader) > 1
+    with _host_syncs(cupy) as syncs:
+        log_probs, labels = predict_log_probs(trainer.model, trainer.val_loader, ten_crop=False)
+    assert syncs.count == 2, syncs.places                       # the log-probabilities and the labels
+    assert type(log_probs) is np.ndarray and log_probs.shape == (len(labels), 10)
 
 
 def test_the_epoch_sums_equal_the_per_step_values(cupy, tmp_path):

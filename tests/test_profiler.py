@@ -328,7 +328,7 @@ def test_an_exception_in_a_forward_leaves_balanced_events_and_no_observer():
     with pytest.raises(RuntimeError, match="boom"):
         with prof:
             model(mc.zeros((1, 1, 5, 5)))
-    assert not autograd._observers and not autograd._module_stack
+    assert not autograd._observers and not autograd._thread.modules
     assert [(r.op, r.module) for r in prof.records] == [("Conv2d", "0"), ("ReLU", "1")]
     check_trace_events(prof.trace_events)
     spans = [e["name"] for e in prof.trace_events if e["ph"] == "B" and e["cat"] == "module"]

@@ -1,13 +1,15 @@
-"""Grad mode is per thread: one thread's no_grad() never switches another thread's graph off.
+"""Grad mode and the running module are per thread: one thread's no_grad() never switches another
+thread's graph off, and an op records the module of its own thread.
 
-Each test holds one thread inside a grad-mode block while the other computes, with Events so the
-two really overlap (a sequential run would pass even with a process-wide flag).
+Each test holds one thread inside a block while the other computes, with Events or a Barrier so the
+two really overlap (a sequential run would pass even with process-wide state).
 """
 import threading
 
 import numpy as np
 
 import minicnn as mc
+from minicnn.autograd import current_module, outermost_module
 
 WAIT = 30     # seconds: a broken test fails instead of hanging
 
@@ -95,3 +97,25 @@ def test_a_worker_in_no_grad_does_not_switch_the_main_thread_off():
     for got, want in zip(grads, expected):
         np.testing.assert_array_equal(got, want)
     assert seen == {"enabled": False, "records": False}    # the worker's own block still held
+
+
+def test_each_thread_sees_the_module_it_is_running():
+    barrier, seen = threading.Barrier(2, timeout=WAIT), {}
+
+    class Waits(mc.nn.Module):
+        def __init__(self, label):
+            super().__init__()
+            self.label = label
+
+        def forward(self, x):
+            barrier.wait()                  # both threads are inside a forward from here
+            seen[self.label] = (current_module(), outermost_module(), (x * 2).creator.module)
+            barrier.wait()
+            return x
+
+    a, b = Waits("a"), Waits("b")
+    join = start(lambda: b(mc.zeros(1, requires_grad=True)))
+    a(mc.zeros(1, requires_grad=True))
+    join()
+    assert seen == {"a": (a, a, a), "b": (b, b, b)}
+

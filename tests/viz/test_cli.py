@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from minicnn import models, recipes, train
+from minicnn import backend, models, recipes, train
 from minicnn.data import fashion_mnist
 from minicnn.data.datasets import DEBIAN_FASHION
 from minicnn.trained import load_trained
@@ -173,7 +173,8 @@ def test_maps_draws_the_test_image_as_validation_prepared_it(checkpoint, tmp_pat
     assert main(["maps", "--checkpoint", checkpoint, "--layer", "features.3", "--index", "2", "--out", str(out),
                  "--scale", "1", "--no-labels"]) == 0
     assert png_size(out) == (45, 45)                 # 16 maps of 10x10: 4 x 4 grid
-    assert capsys.readouterr().out == f"wrote {out}: a 45x45 grid of layer features.3 of lenet5, 1x: 45x45 pixels\n"
+    assert capsys.readouterr().out == (f"wrote {out}: a 45x45 grid of layer features.3 of lenet5, 1x: 45x45 pixels, "
+                                       f"run on {backend.device_name('cpu')}\n")
     # The same grid as feature_maps on test image 2, resized to 32x32 and normalised as in validation.
     model, config = load_trained(checkpoint)
     transform = recipes.make_transform("fashion-mnist", 1, 32, 28, train=False)

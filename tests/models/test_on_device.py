@@ -58,8 +58,8 @@ def small_model(name, monkeypatch):
 
 
 def train_step(model, x, labels):
-    """One SGD step; returns host copies of the outputs, the loss, the gradients, and the parameters and
-    buffers after the step."""
+    """One SGD step; returns host copies of the outputs, the loss, the gradients, the parameters and
+    buffers after the step, and the logits in eval mode after it (batch norm's running statistics)."""
     optimizer = mc.optim.SGD(model.parameters(), lr=0.1, momentum=0.9, weight_decay=1e-4)
     outputs = model(model.as_input(x))
     outputs = outputs if isinstance(outputs, tuple) else (outputs,)
@@ -68,9 +68,11 @@ def train_step(model, x, labels):
     loss.backward()
     grads = {f"grad {n}": p.grad.numpy() for n, p in model.named_parameters()}
     optimizer.step()
-    assert all(t.device == outputs[0].device for t in [*model.parameters(), *model.buffers(), loss])
+    with model.inference():
+        evaluated = model(model.as_input(x))
+    assert all(t.device == outputs[0].device for t in [*model.parameters(), *model.buffers(), loss, evaluated])
     return {**{f"output {i}": out.numpy() for i, out in enumerate(outputs)}, "loss": loss.numpy(), **grads,
-            **{n: t.numpy() for n, t in model.state_dict().items()}}
+            **{n: t.numpy() for n, t in model.state_dict().items()}, "eval output": evaluated.numpy()}
 
 
 @pytest.mark.parametrize("name", models.list())

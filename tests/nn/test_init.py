@@ -91,3 +91,14 @@ def test_manual_seed_makes_models_reproducible(xp):
     for a, b in zip(first, draw()):
         np.testing.assert_array_equal(a, b)
     assert not any(np.array_equal(a, b) for a, b in zip(first, draw()))
+
+
+def test_initialisers_draw_on_the_tensors_device_from_its_stream(xp):
+    """A GPU tensor is filled from minicnn.random's device stream, on the device (no host draw copied over)."""
+    t = mc.zeros((4, 3), device=device_for(xp))
+    mc.manual_seed(7)
+    init.normal_(t, 0.5, 2.0)
+    assert t.device == device_for(xp) and mc.get_array_module(t.array) is xp
+    mc.manual_seed(7)
+    expected = mc.random.generator(xp).standard_normal((4, 3), dtype=np.float32) * 2.0 + 0.5
+    np.testing.assert_allclose(t.numpy(), mc.backend.to_device(expected, "cpu"), rtol=1e-6)

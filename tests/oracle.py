@@ -8,6 +8,11 @@ import minicnn as mc
 TOLERANCE = {np.float64: 1e-10, np.float32: 1e-4}
 
 
+def device_for(xp):
+    """The minicnn device of the ``xp`` fixture's array module: 'cpu' for NumPy, 'cuda:0' for CuPy."""
+    return "cpu" if xp is np else "cuda:0"
+
+
 def rel_error(a, b):
     """CS231n's max|a-b| / max(1e-8, |a|+|b|), with |a|+|b| taken over the whole array.
 

@@ -1,5 +1,6 @@
 """minicnn.profile(): one record per op call, forward and backward, with shapes, module names,
 times and bytes; the text table, the JSON dump and the Chrome trace."""
+import contextlib
 import json
 import re
 import time
@@ -171,6 +172,30 @@ def test_no_grad_inference_records_forward_ops_with_modules_and_saves_nothing(le
         [(op, m, i, o) for op, m, _, i, o in LENET_FORWARD[:-1]]
     assert {r.phase for r in prof.records} == {"forward"}
     assert all(r.saved_bytes == 0 for r in prof.records)
+
+
+def test_on_the_gpu_the_records_are_the_cpus_and_each_op_is_timed_after_the_device_finished(profiled, lenet_batch,
+                                                                                            cupy, tmp_path):
+    """The same rows as on the CPU (ops, modules, shapes); each op's time is read after a device
+    synchronize (the fake CuPy counts them; a real GPU has nothing to count); the trace is written."""
+    model, x, y = lenet_batch
+    model.to("cuda")
+    counted = cupy.fake.host_syncs() if hasattr(cupy, "fake") else contextlib.nullcontext()
+    with counted as syncs, mc.profile() as prof:
+        loss = step(model, x.to("cuda"), y)
+    assert loss.device == "cuda:0"
+    # Bytes are not compared: telling a view from a new array follows .base to the array viewed, which CuPy
+    # gives and the fake CuPy does not (a new wrapper each time, whose id() Python can reuse).
+    same = lambda r: (r.op, r.phase, r.module, r.module_type, r.input_shapes, r.output_shapes)  # noqa: E731
+    assert [same(r) for r in prof.records] == [same(r) for r in profiled.records]
+    assert all(r.seconds >= 0 for r in prof.records) and 0 < prof.op_seconds() <= prof.total_seconds
+    if syncs is not None:
+        waits = sum(n for place, n in syncs.places.items() if place.endswith("(Device.synchronize)"))
+        assert waits >= len(prof.records), syncs.places
+    prof.to_chrome_trace(str(tmp_path / "trace.json"))
+    enclosing = check_trace_events(json.loads((tmp_path / "trace.json").read_text())["traceEvents"])
+    assert [(e["name"], module) for e, module in enclosing] == [(op, m) for op, m, *_ in LENET_FORWARD]
+    assert parse_table(prof.table())[0]
 
 
 # ---- reports -------------------------------------------------------------------------------------

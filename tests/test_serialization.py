@@ -384,6 +384,55 @@ def test_device_round_trip(tmp_path, xp):
     np.testing.assert_array_equal(on_host["model"]["w"], np.arange(12, dtype=np.float32).reshape(3, 4))
 
 
+@pytest.mark.parametrize("map_location", ["cuda", None], ids=["to-cuda", "to-host"])
+def test_a_cuda_model_and_its_optimizer_resume_exactly(tmp_path, cupy, map_location):
+    """A checkpoint of a model and its Adam state on the GPU, loaded to the GPU (or to the host and then into
+    the GPU model), restores every array bit for bit on the device, and the next step is the same."""
+    from minicnn import nn
+    x = np.random.default_rng(0).standard_normal((2, 4, 9, 9))
+
+    def build():
+        model = _Block.build(nn, nn.Module).to("cuda")
+        return model, mc.optim.Adam(model.parameters(), lr=1e-2)
+
+    def step(model, optimizer):
+        optimizer.zero_grad()
+        model(model.as_input(x)).sum().backward()
+        optimizer.step()
+
+    mc.manual_seed(3)
+    model, optimizer = build()
+    step(model, optimizer)                        # Adam's moments and batch norm's statistics now exist
+    path = tmp_path / "ckpt.safetensors"
+    mc.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(), "epoch": 1}, path)
+    saved = mc.load(path, map_location=map_location)
+    assert mc.get_array_module(saved["model"]["bn1.running_var"]) is (cupy if map_location else np)
+    restored, restored_optimizer = build()
+    restored.load_state_dict(saved["model"])
+    restored_optimizer.load_state_dict(saved["optimizer"])
+    for a, b in [(model, restored), (optimizer, restored_optimizer)]:
+        want, got = _arrays(a.state_dict()), _arrays(b.state_dict())
+        assert len(want) == 18 and got.keys() == want.keys()    # 9 parameters: 9 buffers or 9 x 2 Adam moments
+        assert all(mc.get_array_module(v) is cupy for v in got.values())
+        for key in want:
+            np.testing.assert_array_equal(cupy.asnumpy(got[key]), cupy.asnumpy(want[key]), err_msg=key)
+    step(model, optimizer)
+    step(restored, restored_optimizer)
+    for p, q in zip(model.parameters(), restored.parameters()):
+        np.testing.assert_array_equal(p.numpy(), q.numpy())
+
+
+def _arrays(state, prefix=""):
+    """The arrays of a (nested) state dict by dotted name."""
+    found = {}
+    for key, value in (state.items() if isinstance(state, dict) else enumerate(state)):
+        if isinstance(value, (dict, list)):
+            found.update(_arrays(value, f"{prefix}{key}."))
+        elif isinstance(value, mc.Tensor) or mc.backend.is_array(value):
+            found[f"{prefix}{key}"] = value.array if isinstance(value, mc.Tensor) else value
+    return found
+
+
 class _Block:
     """A ResNet basic block with a projection shortcut, in minicnn or torch (same attribute names)."""
 

@@ -83,6 +83,20 @@ def test_cli_table_and_json(capsys):
         main(["--arch", "lenet5", "--input", "1,32"])
 
 
+@pytest.mark.parametrize("arch", ["lenet5", "resnet20", "googlenet"])
+def test_on_cuda_the_table_and_the_json_are_the_cpus(arch, cupy, capsys):
+    """The zero image runs on the device (the model is built there); what is reported does not change."""
+    printed = {}
+    for device in ("cuda", "cpu"):           # cpu last: the command leaves its device as the default
+        main(["--arch", arch, "--device", device])
+        main(["--arch", arch, "--device", device, "--json"])
+        printed[device] = capsys.readouterr().out
+    assert "Total params" in printed["cpu"] and printed["cuda"] == printed["cpu"]
+    model, size = models.get(arch).to("cuda"), models.info(arch).input_size
+    on_cuda = summarize(model, size)
+    assert on_cuda.rows == summarize(model.to("cpu"), size).rows
+
+
 def test_registry_lookup_errors():
     with pytest.raises(ValueError, match="unknown model 'lenet7'; known models: .*lenet5"):
         models.get("lenet7")

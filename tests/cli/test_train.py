@@ -13,6 +13,7 @@ import pytest
 import minicnn as mc
 from minicnn import backend, train
 from minicnn.data.datasets import DEBIAN_FASHION
+from tests.oracle import device_for
 
 needs_data = pytest.mark.skipif(not os.path.isdir(DEBIAN_FASHION),
                                 reason="Fashion-MNIST is not installed (apt-get install dataset-fashion-mnist)")
@@ -105,13 +106,15 @@ def test_a_diverging_run_stops_with_a_clear_message(tmp_path, capsys):
 
 @needs_data
 @pytest.mark.parametrize("asked, profiled", [(2, 2), (10, 3)])     # 144 images held in: 4 steps, a warm-up and 3
-def test_profile_steps_writes_a_profile_of_the_steps_after_the_warm_up(tmp_path, asked, profiled):
-    args = QUICK + ["--subset", "160", "--epochs", "1", "--profile-steps", str(asked), "--out", str(tmp_path)]
+def test_profile_steps_writes_a_profile_of_the_steps_after_the_warm_up(tmp_path, asked, profiled, xp):
+    device = device_for(xp)
+    args = QUICK + ["--subset", "160", "--epochs", "1", "--profile-steps", str(asked), "--out", str(tmp_path),
+                    "--device", device]
     assert train.main(args) == 0
     folder = run_folder(tmp_path)
     assert {"profile.txt", "profile.json", "trace.json"} <= set(os.listdir(folder))
     text = open(os.path.join(folder, "profile.txt")).read()
-    assert text.startswith(f"{profiled} training steps of lenet5_28, batch 32, on cpu")
+    assert text.startswith(f"{profiled} training steps of lenet5_28, batch 32, on {backend.device_name(device)}\n")
     assert "Conv2d.forward" in text and "features.0" in text
     records = json.load(open(os.path.join(folder, "profile.json")))["records"]
     count = lambda op, phase: sum(r["op"] == op and r["phase"] == phase for r in records)  # noqa: E731

@@ -1,5 +1,5 @@
 """minicnn.nn.functional against torch.nn.functional: the same values and gradients, and the
-same Function classes as the layers (no second implementation)."""
+same Function classes as the layers (no second implementation); on the CPU and the GPU (``xp``)."""
 import numpy as np
 import pytest
 import torch
@@ -48,9 +48,9 @@ def _labels(f):
 
 
 @pytest.mark.parametrize("name, call, arrays", CASES, ids=[c[0] for c in CASES])
-def test_functional_matches_torch(name, call, arrays):
-    compare_with_torch(lambda *xs: call(F, *xs), lambda *xs: call(TF, *xs), arrays, np)
-    compare_with_torch(lambda *xs: call(F, *xs), lambda *xs: call(TF, *xs), arrays, np, np.float32)
+def test_functional_matches_torch(name, call, arrays, xp):
+    compare_with_torch(lambda *xs: call(F, *xs), lambda *xs: call(TF, *xs), arrays, xp)
+    compare_with_torch(lambda *xs: call(F, *xs), lambda *xs: call(TF, *xs), arrays, xp, np.float32)
 
 
 def test_functional_uses_the_ops_functions():
@@ -61,8 +61,8 @@ def test_functional_uses_the_ops_functions():
         .__name__ == "Div"        # the mean: a sum divided by N, gradients through GetItem
 
 
-def test_nll_loss_gradcheck():
-    gradcheck_arrays(lambda x: F.nll_loss(x, mc.tensor(LABELS)), [X4[:, :, 0, 0]], np)
+def test_nll_loss_gradcheck(xp):
+    gradcheck_arrays(lambda x: F.nll_loss(x, mc.tensor(xp.asarray(LABELS))), [X4[:, :, 0, 0]], xp)
 
 
 def test_one_hot_and_errors():

@@ -1,6 +1,7 @@
 import minicnn as mc
 from minicnn import nn
 from minicnn.autograd import register_op_hook
+from tests.oracle import device_for
 
 
 def test_forward_hooks_see_inputs_and_outputs_and_can_be_removed():
@@ -16,11 +17,12 @@ def test_forward_hooks_see_inputs_and_outputs_and_can_be_removed():
     assert len(seen) == 2
 
 
-def test_op_hook_sees_every_op_once():
+def test_op_hook_sees_every_op_once(xp):
     names = []
     handle = register_op_hook(lambda fn, inputs, outputs: names.append(type(fn).__name__))
+    device = device_for(xp)
     try:
-        nn.Sequential(nn.Conv2d(1, 2, 3), nn.ReLU())(mc.zeros((1, 1, 4, 4)))
+        nn.Sequential(nn.Conv2d(1, 2, 3), nn.ReLU()).to(device)(mc.zeros((1, 1, 4, 4), device=device))
     finally:
         handle.remove()
     assert names == ["Conv2d", "ReLU"]

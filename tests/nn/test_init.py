@@ -1,4 +1,5 @@
-"""Initialisers: the same distributions as PyTorch's (statistics, not bitwise equality)."""
+"""Initialisers: the same distributions as PyTorch's (statistics, not bitwise equality), on the CPU and on a
+GPU tensor (``xp``), where they draw from minicnn.random's device stream."""
 import math
 
 import numpy as np
@@ -8,6 +9,8 @@ import torch
 import minicnn as mc
 from minicnn import nn
 from minicnn.nn import init
+from tests.oracle import device_for
+
 
 SHAPE = (128, 64, 3, 3)     # fan_in 576, fan_out 1152; 73728 values pin a std to ~0.3%
 
@@ -27,10 +30,12 @@ CASES = [
 
 
 @pytest.mark.parametrize("name, ours, theirs", CASES, ids=[c[0] for c in CASES])
-def test_distribution_matches_torch(name, ours, theirs):
+def test_distribution_matches_torch(name, ours, theirs, xp):
     mc.manual_seed(0)
     torch.manual_seed(0)
-    a = ours(mc.zeros(SHAPE)).numpy()
+    t = mc.zeros(SHAPE, device=device_for(xp))
+    a = ours(t).numpy()
+    assert t.device == device_for(xp)
     b = theirs(torch.zeros(SHAPE)).numpy()
     assert a.dtype == np.float32
     assert abs(a.mean() - b.mean()) < 0.02 * b.std()
@@ -76,10 +81,24 @@ def test_batchnorm_defaults():
     assert (bn.running_var.numpy() == 1).all() and bn.num_batches_tracked.dtype == np.int64
 
 
-def test_manual_seed_makes_models_reproducible():
+def test_manual_seed_makes_models_reproducible(xp):
+    def draw():
+        return nn.Conv2d(3, 4, 3).weight.numpy().copy(), init.kaiming_uniform_(mc.zeros((4, 3), device=device_for(xp))).numpy()
+
     mc.manual_seed(7)
-    a = nn.Conv2d(3, 4, 3).weight.numpy().copy()
+    first = draw()
     mc.manual_seed(7)
-    b = nn.Conv2d(3, 4, 3).weight.numpy()
-    np.testing.assert_array_equal(a, b)
-    assert not np.array_equal(a, nn.Conv2d(3, 4, 3).weight.numpy())
+    for a, b in zip(first, draw()):
+        np.testing.assert_array_equal(a, b)
+    assert not any(np.array_equal(a, b) for a, b in zip(first, draw()))
+
+
+def test_initialisers_draw_on_the_tensors_device_from_its_stream(xp):
+    """A GPU tensor is filled from minicnn.random's device stream, on the device (no host draw copied over)."""
+    t = mc.zeros((4, 3), device=device_for(xp))
+    mc.manual_seed(7)
+    init.normal_(t, 0.5, 2.0)
+    assert t.device == device_for(xp) and mc.get_array_module(t.array) is xp
+    mc.manual_seed(7)
+    expected = mc.random.generator(xp).standard_normal((4, 3), dtype=np.float32) * 2.0 + 0.5
+    np.testing.assert_allclose(t.numpy(), mc.backend.to_device(expected, "cpu"), rtol=1e-6)

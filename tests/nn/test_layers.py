@@ -1,11 +1,12 @@
-"""Every layer against its torch.nn counterpart with the same weights, forward and backward, float64."""
+"""Every layer against its torch.nn counterpart with the same weights, forward and backward, float64,
+on the CPU and on the GPU (the ``xp`` fixture)."""
 import numpy as np
 import pytest
 import torch
 
 import minicnn as mc
 from minicnn import nn
-from tests.oracle import rel_error
+from tests.oracle import device_for, rel_error
 
 
 def copy_weights(ours, theirs):
@@ -13,11 +14,11 @@ def copy_weights(ours, theirs):
     ours.load_state_dict({k: v.detach().numpy() for k, v in theirs.state_dict().items()})
 
 
-def run_both(ours, theirs, x, train=True):
+def run_both(ours, theirs, x, train=True, xp=np):
     ours.train(train)
     theirs.train(train)
     copy_weights(ours, theirs)
-    ours.to("cpu")
+    ours.to(device_for(xp))
     for p in ours.parameters():
         p.array = p.array.astype(np.float64)
     for b in ours.buffers():
@@ -25,11 +26,12 @@ def run_both(ours, theirs, x, train=True):
             b.array = b.array.astype(np.float64)
     theirs.double()
     tx = torch.tensor(x, requires_grad=True)
-    mx = mc.Tensor(x.copy(), requires_grad=True)
+    mx = mc.Tensor(xp.asarray(x), requires_grad=True)
     y, ty = ours(mx), theirs(tx)
+    assert y.device == device_for(xp) and all(p.device == y.device for p in ours.parameters())
     assert rel_error(y.numpy(), ty.detach().numpy()) < 1e-10
     gy = np.random.default_rng(5).standard_normal(y.shape)
-    y.backward(gy)
+    y.backward(xp.asarray(gy))
     ty.backward(torch.tensor(gy))
     assert rel_error(mx.grad.numpy(), tx.grad.numpy()) < 1e-10
     theirs_params = dict(theirs.named_parameters())
@@ -78,17 +80,17 @@ LAYERS = {
 
 @pytest.mark.parametrize("train", [True, False])
 @pytest.mark.parametrize("name", LAYERS)
-def test_layer_matches_torch(name, train):
+def test_layer_matches_torch(name, train, xp):
     ours, theirs, shape = LAYERS[name]
     x = np.random.default_rng(3).standard_normal(shape)
     if name == "maxpool":
         x = np.random.default_rng(3).permutation(x.size).reshape(shape) * 0.1
-    run_both(ours(), theirs(), x, train)
+    run_both(ours(), theirs(), x, train, xp)
 
 
-def test_dropout_layer_obeys_mode():
+def test_dropout_layer_obeys_mode(xp):
     layer = nn.Dropout(0.5)
-    x = mc.ones((1000,))
+    x = mc.ones((1000,), device=device_for(xp))
     assert 300 < int((layer(x).numpy() == 0).sum()) < 700
     layer.eval()
     assert layer(x) is x
@@ -96,14 +98,14 @@ def test_dropout_layer_obeys_mode():
         nn.Dropout(1.5)
 
 
-def test_losses_match_torch():
+def test_losses_match_torch(xp):
     rng = np.random.default_rng(0)
     logits, labels = rng.standard_normal((6, 4)), rng.integers(0, 4, 6)
-    ours = nn.CrossEntropyLoss(label_smoothing=0.1)(mc.Tensor(logits), mc.Tensor(labels)).item()
+    ours = nn.CrossEntropyLoss(label_smoothing=0.1)(mc.Tensor(xp.asarray(logits)), mc.Tensor(xp.asarray(labels))).item()
     theirs = torch.nn.CrossEntropyLoss(label_smoothing=0.1)(torch.tensor(logits), torch.tensor(labels)).item()
     assert abs(ours - theirs) < 1e-12
     a, b = rng.standard_normal(5), rng.standard_normal(5)
-    assert abs(nn.MSELoss(reduction="sum")(mc.Tensor(a), mc.Tensor(b)).item()
+    assert abs(nn.MSELoss(reduction="sum")(mc.Tensor(xp.asarray(a)), mc.Tensor(xp.asarray(b))).item()
                - torch.nn.MSELoss(reduction="sum")(torch.tensor(a), torch.tensor(b)).item()) < 1e-12
 
 
@@ -125,12 +127,12 @@ def test_conv_groups_must_divide_channels():
 
 
 @pytest.mark.parametrize("kernel_size", [3, 4, (1, 7), (2, 5)])
-def test_conv_padding_same_keeps_the_size_as_torch(kernel_size):
-    ours = nn.Conv2d(2, 3, kernel_size, padding="same")
+def test_conv_padding_same_keeps_the_size_as_torch(kernel_size, xp):
+    ours = nn.Conv2d(2, 3, kernel_size, padding="same").to(device_for(xp))
     theirs = torch.nn.Conv2d(2, 3, kernel_size, padding="same")
     theirs.load_state_dict({k: torch.tensor(v.numpy()) for k, v in ours.state_dict().items()})
     x = np.random.default_rng(0).standard_normal((1, 2, 7, 8)).astype(np.float32)
-    y = ours(mc.tensor(x))
+    y = ours(mc.tensor(xp.asarray(x)))
     assert y.shape == (1, 3, 7, 8)
     np.testing.assert_allclose(y.numpy(), theirs(torch.tensor(x)).detach().numpy(), rtol=1e-4, atol=1e-5)
     assert "padding='same'" in repr(ours)
@@ -139,8 +141,8 @@ def test_conv_padding_same_keeps_the_size_as_torch(kernel_size):
 
 
 @pytest.mark.parametrize("dim, shape", [(1, (2, 5)), (None, (2, 5)), (None, (3, 4, 5)), (-1, (3, 4, 5))])
-def test_softmax_layers_match_torch(dim, shape):
+def test_softmax_layers_match_torch(dim, shape, xp):
     x = np.random.default_rng(1).standard_normal(shape)
     for ours, theirs in [(nn.Softmax(dim), torch.nn.Softmax(dim)), (nn.LogSoftmax(dim), torch.nn.LogSoftmax(dim))]:
-        np.testing.assert_allclose(ours(mc.tensor(x)).numpy(), theirs(torch.tensor(x)).numpy(), rtol=1e-12)
+        np.testing.assert_allclose(ours(mc.tensor(xp.asarray(x))).numpy(), theirs(torch.tensor(x)).numpy(), rtol=1e-12)
     assert repr(nn.Softmax(dim=1)) == "Softmax(dim=1)"

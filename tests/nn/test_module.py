@@ -4,6 +4,7 @@ import torch
 
 import minicnn as mc
 from minicnn import nn
+from tests.oracle import device_for
 
 
 class Block(nn.Module):
@@ -59,12 +60,12 @@ def test_shared_parameter_is_listed_once():
     assert len(list(model.parameters())) == 2
 
 
-def test_train_eval_propagate_and_change_behaviour():
-    net = Net()
+def test_train_eval_propagate_and_change_behaviour(xp):
+    net = Net().to(device_for(xp))
     assert all(m.training for m in net.modules())
     net.eval()
     assert not any(m.training for m in net.modules())
-    x = mc.Tensor(np.random.default_rng(0).standard_normal((2, 1, 5, 5)).astype(np.float32))
+    x = net.as_input(np.random.default_rng(0).standard_normal((2, 1, 5, 5)))
     np.testing.assert_array_equal(net(x).numpy(), net(x).numpy())   # no dropout, running stats fixed
     assert int(net.layer1[0].bn1.num_batches_tracked.item()) == 0
     net.train()
@@ -72,22 +73,26 @@ def test_train_eval_propagate_and_change_behaviour():
     assert int(net.layer1[0].bn1.num_batches_tracked.item()) == 1
 
 
-def test_zero_grad_and_backward_reach_every_parameter():
-    net = Net()
-    net(mc.Tensor(np.ones((2, 1, 5, 5), np.float32))).sum().backward()
-    assert all(p.grad is not None for p in net.parameters())
+def test_zero_grad_and_backward_reach_every_parameter(xp):
+    net = Net().to(device_for(xp))
+    net(net.as_input(np.ones((2, 1, 5, 5)))).sum().backward()
+    assert all(p.grad is not None and p.grad.device == device_for(xp) for p in net.parameters())
     net.zero_grad()
     assert all(p.grad is None for p in net.parameters())
 
 
-def test_state_dict_round_trip_gives_identical_outputs():
+@pytest.mark.parametrize("to_cpu", [False, True], ids=["same-device", "to-cpu"])
+def test_state_dict_round_trip_gives_identical_outputs(xp, to_cpu):
+    """Also from a GPU model into a CPU one: the state_dict's tensors are on the model's device."""
     mc.manual_seed(1)
-    a, b = Net().eval(), Net().eval()
-    x = mc.Tensor(np.random.default_rng(0).standard_normal((2, 1, 5, 5)).astype(np.float32))
-    assert not np.allclose(a(x).numpy(), b(x).numpy())
+    a, b = Net().eval().to(device_for(xp)), Net().eval().to("cpu" if to_cpu else device_for(xp))
+    assert all(t.device == device_for(xp) for t in a.state_dict().values())
+    x = np.random.default_rng(0).standard_normal((2, 1, 5, 5))
+    assert not np.allclose(a(a.as_input(x)).numpy(), b(b.as_input(x)).numpy())
     result = b.load_state_dict(a.state_dict())
     assert result.missing_keys == [] and result.unexpected_keys == []
-    np.testing.assert_array_equal(a(x).numpy(), b(x).numpy())
+    assert all(t.device == b.stem.weight.device for t in b.state_dict().values())
+    np.testing.assert_allclose(a(a.as_input(x)).numpy(), b(b.as_input(x)).numpy(), rtol=0, atol=1e-6 if to_cpu else 0)
     # Loading copies values: the two models do not share arrays afterwards.
     a.stem.weight.array[...] = 0
     assert b.stem.weight.array.any()
@@ -146,12 +151,26 @@ def test_to_cpu_keeps_the_same_parameter_objects():
         net.to("tpu")
 
 
-def test_to_cuda_moves_parameters_and_buffers(cupy):
-    net = Net().to("cuda")
-    assert all(p.device == "cuda:0" for p in net.parameters())
-    assert all(b.device == "cuda:0" for b in net.buffers())
-    y = net(mc.Tensor(np.ones((2, 1, 5, 5), np.float32)).to("cuda"))
-    assert y.device == "cuda:0"
+def test_to_cuda_moves_parameters_buffers_and_gradients_in_place(cupy):
+    """The same Parameter objects get device arrays, so an optimiser built before the move steps them
+    there (and keeps its momentum there): two SGD steps equal the same steps of a CPU copy."""
+    net, reference = Net().eval(), Net().eval()        # eval: no dropout masks, which differ by device
+    reference.load_state_dict(net.state_dict())
+    params = list(net.parameters())
+    optimizers = [mc.optim.SGD(m.parameters(), lr=0.1, momentum=0.9) for m in (net, reference)]
+    x = np.random.default_rng(0).standard_normal((2, 1, 5, 5))
+    for step in range(2):
+        for model, optimizer in zip((net, reference), optimizers):
+            optimizer.zero_grad()
+            model(model.as_input(x)).sum().backward()
+            if step == 0 and model is net:
+                assert net.to("cuda") is net and list(net.parameters()) == params
+                moved = [*params, *net.buffers(), *(p.grad for p in params)]
+                assert all(t.device == "cuda:0" for t in moved) and net.as_input(x).device == "cuda:0"
+            optimizer.step()
+    assert all(p.device == "cuda:0" for p in params)
+    for p, q in zip(params, reference.parameters()):
+        np.testing.assert_allclose(p.numpy(), q.numpy(), rtol=1e-5, atol=1e-6)
 
 
 def test_inference_is_eval_without_a_graph_and_restores_each_modules_flag():
@@ -177,16 +196,16 @@ def test_as_input_follows_the_weights_dtype():
     assert nn.ReLU().as_input(np.ones(2, np.int64)).dtype == np.float32       # no weights: float32
 
 
-def test_double_float_and_to_dtype_cast_in_place():
+def test_double_float_and_to_dtype_cast_in_place(xp):
     """model.double() makes a float64 model for gradcheck; parameters stay the same objects (optimisers
     keep them), integer buffers keep their dtype, as in torch."""
-    model = nn.Sequential(nn.Conv2d(1, 2, 3), nn.BatchNorm2d(2), nn.Flatten(), nn.Linear(8, 3))
+    model = nn.Sequential(nn.Conv2d(1, 2, 3), nn.BatchNorm2d(2), nn.Flatten(), nn.Linear(8, 3)).to(device_for(xp))
     params = list(model.parameters())
     assert model.double() is model
     assert all(p.dtype == np.float64 for p in model.parameters())
     assert all(a is b for a, b in zip(model.parameters(), params))
     assert model[1].running_mean.dtype == np.float64 and model[1].num_batches_tracked.dtype == np.int64
-    x = mc.randn(2, 1, 4, 4, dtype=mc.double)
+    x = mc.randn(2, 1, 4, 4, dtype=mc.double, device=device_for(xp))
     assert mc.gradcheck(lambda x: model(x), [x.requires_grad_()])
     assert model.float()[0].weight.dtype == np.float32
     assert model.to(mc.float64)[3].bias.dtype == np.float64

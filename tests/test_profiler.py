@@ -184,9 +184,8 @@ def test_on_the_gpu_the_records_are_the_cpus_and_each_op_is_timed_after_the_devi
     with counted as syncs, mc.profile() as prof:
         loss = step(model, x.to("cuda"), y)
     assert loss.device == "cuda:0"
-    # Bytes are not compared: telling a view from a new array follows .base to the array viewed, which CuPy
-    # gives and the fake CuPy does not (a new wrapper each time, whose id() Python can reuse).
-    same = lambda r: (r.op, r.phase, r.module, r.module_type, r.input_shapes, r.output_shapes)  # noqa: E731
+    same = lambda r: (r.op, r.phase, r.module, r.module_type, r.input_shapes, r.output_shapes,  # noqa: E731
+                      r.output_bytes, r.saved_bytes)
     assert [same(r) for r in prof.records] == [same(r) for r in profiled.records]
     assert all(r.seconds >= 0 for r in prof.records) and 0 < prof.op_seconds() <= prof.total_seconds
     if syncs is not None:

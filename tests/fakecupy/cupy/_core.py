@@ -41,13 +41,21 @@ def unwrap(value, host_ok=False):
     return value
 
 
+# The device array of each NumPy array that has a live one: wrapping the same data again gives the
+# same object, as CuPy's .base and asarray() do (the profiler tells views from new arrays by it).
+_wrappers = weakref.WeakValueDictionary()
+
+
 def wrap(value):
     """NumPy results to device arrays: arrays, NumPy scalars (CuPy's reductions give 0-d arrays)
     and the arrays in tuples/lists; anything else as it is."""
     if isinstance(value, np.ndarray):
-        out = ndarray.__new__(ndarray)
-        out._a = value
-        memory_pool.track(value)
+        out = _wrappers.get(id(value))
+        if out is None:
+            out = ndarray.__new__(ndarray)
+            out._a, out._base = value, None
+            _wrappers[id(value)] = out
+            memory_pool.track(value)
         return out
     if isinstance(value, np.generic):
         return wrap(np.asarray(value))
@@ -69,13 +77,8 @@ def device_function(func, host_ok=False, name=None):
     def call(*args, **kwargs):
         if name in _SIZE_FROM_DATA or (name == "where" and len(args) == 1):
             fake.record(f"cupy.{name}")
-        out = kwargs.get("out")
         result = func(*unwrap(args, host_ok), **unwrap(kwargs, host_ok))
-        if out is not None and isinstance(out, ndarray) and result is out._a:
-            return out
-        if host_ok and len(args) == 1 and isinstance(args[0], ndarray) and result is args[0]._a:
-            return args[0]      # cupy.asarray(x) is x
-        return wrap(result)
+        return wrap(result)     # out= and cupy.asarray(x) give back the very array passed in
 
     call.__name__ = call.__qualname__ = name
     call.__doc__ = f"CuPy's {name} (fake: NumPy's, on device arrays)."
@@ -126,14 +129,15 @@ class ndarray:
     """A fake CuPy array (see the module docstring for the rules it keeps)."""
 
     __module__ = "cupy"
-    __slots__ = ("_a", "__weakref__")
+    __slots__ = ("_a", "_base", "__weakref__")
     __array_priority__ = 100        # NumPy scalars on the left defer to our operators
     __hash__ = None
 
     def __init__(self, shape, dtype=float, memptr=None, strides=None, order="C"):
         if memptr is not None or strides is not None:
             raise NotImplementedError("fake cupy.ndarray: memptr and strides are not supported")
-        self._a = np.empty(shape, dtype, order=order)
+        self._a, self._base = np.empty(shape, dtype, order=order), None
+        _wrappers[id(self._a)] = self
         memory_pool.track(self._a)
 
     # ---- the host boundary ---------------------------------------------------------------
@@ -217,7 +221,16 @@ class ndarray:
     T = property(lambda self: wrap(self._a.T))
     real = property(lambda self: wrap(self._a.real))
     imag = property(lambda self: wrap(self._a.imag))
-    base = property(lambda self: None if self._a.base is None else wrap(self._a.base))
+
+    @property
+    def base(self):
+        """The array viewed, the same object at every call while this view lives (as in CuPy)."""
+        if self._a.base is None:
+            return None
+        if self._base is None:
+            self._base = wrap(self._a.base)
+        return self._base
+
     device = property(lambda self: _device())
     data = property(lambda self: MemoryPointer(self._a, _device()))
 
@@ -314,17 +327,22 @@ class MemoryPool:
 
     def __init__(self):
         self._live = {}             # id(owning NumPy array) -> bytes
+        self._used = 0
         self._total = 0
         self._limit = 0
 
     def track(self, array):
         if array.base is None and id(array) not in self._live:
             self._live[id(array)] = array.nbytes
-            weakref.finalize(array, self._live.pop, id(array), None)
-            self._total = max(self._total, self.used_bytes())
+            self._used += array.nbytes
+            weakref.finalize(array, self._free, id(array))
+            self._total = max(self._total, self._used)
+
+    def _free(self, key):
+        self._used -= self._live.pop(key)
 
     def used_bytes(self):
-        return sum(self._live.values())
+        return self._used
 
     def total_bytes(self):
         return max(self._total, self.used_bytes())

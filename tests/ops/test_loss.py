@@ -167,6 +167,16 @@ def test_error_label_out_of_range(bad):
         cross_entropy(_logits(), [0, 1, bad, 2])
 
 
+@pytest.mark.parametrize("bad", [5, -1])
+def test_host_labels_are_checked_on_a_gpu_too_and_a_bad_device_label_gives_nan(bad, cupy):
+    logits = mc.Tensor(cupy.zeros((4, 5)), requires_grad=True)
+    with pytest.raises(ValueError, match=rf"cross_entropy: label {bad} is out of range"):
+        cross_entropy(logits, np.array([0, 1, bad, 2]))             # checked before the copy
+    per_sample = cross_entropy(logits, cupy.asarray([0, 1, bad, 2]), reduction="none").numpy()
+    assert np.isnan(per_sample[2]) and np.isfinite(per_sample[[0, 1, 3]]).all()
+    assert np.isnan(cross_entropy(logits, cupy.asarray([0, 1, bad, 2])).item())
+
+
 def test_error_labels_shape():
     with pytest.raises(ValueError, match=r"cross_entropy: labels must have shape \(N,\) = \(4,\) to match logits of "
                                          r"shape \(4, 5\), got \(4, 1\)"):

@@ -30,6 +30,15 @@ def fast_path(request):
     fast.set_enabled(previous)
 
 
+@pytest.fixture(autouse=True)
+def default_device_restored():
+    """A command run in-process makes its --device the default (cli.use_device); the next test must
+    not inherit it."""
+    before = backend.get_default_device()
+    yield
+    backend.set_default_device(before)
+
+
 @pytest.fixture
 def rng():
     # Not 0: gradcheck and compare_with_torch draw the upstream gradient from seed 0, and

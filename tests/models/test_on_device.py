@@ -87,6 +87,11 @@ def test_a_training_step_on_the_gpu_equals_the_cpu_step(name, cupy, monkeypatch)
     x = np.random.default_rng(1).standard_normal((4, on_cpu.in_channels, side, side))
     labels = np.array([1, 3, 0, 2])
     want, got = train_step(on_cpu, x, labels), train_step(on_gpu, x, labels)
+    if name == "plain110":
+        # Its eval output overflows on both devices: after one step the running statistics are far from
+        # the batch's, and 110 layers without shortcuts multiply the mismatch. Nothing finite to compare.
+        del want["eval output"], got["eval output"]
+    assert all(np.isfinite(v).all() for v in want.values()), [k for k, v in want.items() if not np.isfinite(v).all()]
     assert all(t.device == "cuda:0" for t in on_gpu.state_dict().values())
     assert got.keys() == want.keys()
     errors = {key: rel_error(got[key], want[key]) for key in want}

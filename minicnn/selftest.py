@@ -57,11 +57,8 @@ def run_step(name, command, log):
 
 
 def training_result(runs, arch):
-    """Epoch time, speed and test top-1 of the run folder the training step wrote."""
-    folders = sorted(d for d in os.listdir(runs) if d.startswith(arch + "-"))
-    if not folders:
-        return {}
-    folder = os.path.join(runs, folders[-1])
+    """Speed, train loss and test top-1 of the run folder a passing training step wrote."""
+    folder = os.path.join(runs, sorted(d for d in os.listdir(runs) if d.startswith(arch + "-"))[-1])
     with open(os.path.join(folder, "metrics.csv")) as f:
         epoch = list(csv.DictReader(f))[-1]
     with open(os.path.join(folder, "test.json")) as f:

@@ -43,7 +43,7 @@ def test_a_training_step_reads_nothing_and_an_epoch_reads_once_per_read_every_st
     with _host_syncs(cupy) as syncs:
         sums = trainer.train_step(x, y)
     assert syncs.count == 0, syncs.places
-    assert type(sums) is cupy.ndarray and sums.shape == (3,)
+    assert type(sums) is cupy.ndarray and sums.shape == (4,)
     steps = len(trainer.train_loader)
     with _host_syncs(cupy) as syncs:
         metrics = trainer.train_epoch(False, StopSignals(False))
@@ -70,11 +70,12 @@ def test_the_epoch_sums_equal_the_per_step_values(cupy, tmp_path):
     trainer = _trainer(tmp_path)
     trainer.optimizer.param_groups[0]["lr"] = 0.0         # the same weights at every step
     batches = list(trainer.train_loader)
-    expected = np.zeros(3)
+    expected = np.zeros(4)
     for x, y in batches:
         expected += trainer.train_step(x, y).get()
     metrics = trainer.train_epoch(False, StopSignals(False))
     images = sum(len(y) for _, y in batches)
+    assert expected[3] == images
     assert metrics["train_loss"] == pytest.approx(expected[0] / images, rel=1e-6)
     assert metrics["train_top1"] == pytest.approx(expected[2] / images, rel=1e-12)
 

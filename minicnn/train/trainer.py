@@ -77,7 +77,7 @@ class Trainer:
         self.has_aux = bool(getattr(self.model, "aux_logits", False))
         self.epoch, self.batch, self.best = 0, 0, -1.0
         self.running = _fresh_running()
-        self.unread, self.unread_images, self.unread_steps = None, 0, 0     # device sums not yet in running
+        self.unread, self.unread_steps = None, 0        # device sums of the steps not yet in running
         self.history = []
         self.saved_at, self.saved_time = None, time.monotonic()    # (epoch, batch) and time of the newest last
         self.profiler, self.steps_run, self.profiled = Profiler(), 0, 0
@@ -157,7 +157,6 @@ class Trainer:
                     self.write_profile()
             self.batch = b + 1
             self.unread = sums if self.unread is None else self.unread + sums
-            self.unread_images += len(y)
             self.unread_steps += 1
             timed += len(y)
             save_now = every and time.monotonic() - self.saved_time >= every and self.batch < steps_per_epoch
@@ -189,18 +188,18 @@ class Trainer:
         host synchronisation. A non-finite loss among those steps stops the run."""
         if self.unread is None:
             return
-        loss_sum, aux_sum, correct = backend.to_device(self.unread, "cpu").tolist()
+        loss_sum, aux_sum, correct, images = backend.to_device(self.unread, "cpu").tolist()
         first, self.unread = self.batch - self.unread_steps + 1, None
         if not math.isfinite(loss_sum + aux_sum):
             where = f"batch {self.batch}" if first == self.batch else f"one of batches {first}-{self.batch}"
             raise FloatingPointError(f"the training loss became {loss_sum + aux_sum} at epoch {self.epoch + 1}, "
                                      f"{where}")
         run = self.running
-        run["images"] += self.unread_images
+        run["images"] += int(images)
         run["loss_sum"] += loss_sum
         run["aux_sum"] += aux_sum
         run["correct"] += int(correct)
-        self.unread_images = self.unread_steps = 0
+        self.unread_steps = 0
 
     def _postfix(self, timed, elapsed, steps, steps_per_epoch):
         """The progress numbers: this epoch's loss (aux apart) and top-1 so far, speed, and the ETA of
@@ -215,8 +214,8 @@ class Trainer:
         return postfix
 
     def train_step(self, x, y):
-        """Forward, loss, backward, update. Returns [loss * n, auxiliary loss * n, correct] of the
-        batch as a float64 array on the device: nothing is read on the host here, so a GPU can
+        """Forward, loss, backward, update. Returns [loss * n, auxiliary loss * n, correct, n] of the
+        batch of n as a float64 array on the device: nothing is read on the host here, so a GPU can
         run ahead while the host queues the next step."""
         out = self.model(x)
         logits, heads = (out[0], out[1:]) if isinstance(out, tuple) else (out, ())
@@ -235,7 +234,8 @@ class Trainer:
         xp = backend.get_array_module(main)
         correct = (logits.array.argmax(axis=1) == y.array).sum()
         n = len(y)
-        return xp.stack([main * n, xp.zeros_like(main) if aux is None else aux * n, correct]).astype(xp.float64)
+        no_aux = xp.zeros_like(main)
+        return xp.stack([main * n, no_aux if aux is None else aux * n, correct, no_aux + n]).astype(xp.float64)
 
     def write_profile(self):
         if not self.world.is_main:

@@ -207,7 +207,8 @@ def test_auxiliary_losses_are_reported_apart_from_the_main_loss(tmp_path):
     with mc.no_grad():
         main_loss = trainer.loss_fn(trainer.model.main(x.reshape((32, -1))), y).item()
         aux_loss = trainer.loss_fn(trainer.model.aux(x.reshape((32, -1))), y).item()
-    loss_sum, aux_sum, _ = trainer.train_step(x, y).tolist()        # sums over the batch of 32
+    loss_sum, aux_sum, _, n = trainer.train_step(x, y).tolist()     # sums over the batch of 32
+    assert n == 32
     assert loss_sum / 32 == pytest.approx(main_loss, rel=1e-6) and aux_sum / 32 == pytest.approx(0.3 * aux_loss, rel=1e-6)
     trainer.folder = str(tmp_path)
     metrics = trainer.train_epoch(False, train.trainer.StopSignals(False))

@@ -15,7 +15,7 @@ from numpy.lib.stride_tricks import as_strided as _np_as_strided
 __all__ = [
     "DeviceError", "is_array", "get_array_module", "device_of", "to_device", "normalize_device", "pick_device",
     "cuda_available", "device_name", "device_report", "get_default_device", "set_default_device", "as_strided",
-    "scatter_add", "synchronize", "cuda_device_count", "device",
+    "scatter_add", "synchronize", "cuda_device_count", "device", "is_cupy_array", "cupy_module",
 ]
 
 
@@ -67,26 +67,33 @@ def cuda_device_count():
     return _load_cupy().cuda.runtime.getDeviceCount() if cuda_available() else 0
 
 
-def _is_cupy_array(a):
+def is_cupy_array(a):
+    """True for a CuPy ndarray (without importing CuPy when it was never asked for)."""
     return _cupy is not None and isinstance(a, _cupy.ndarray)
+
+
+
+def cupy_module():
+    """The cupy module, loaded and checked (``DeviceError`` saying why when it cannot be used)."""
+    return _load_cupy()
 
 
 def is_array(value):
     """True for a NumPy or CuPy ndarray."""
-    return isinstance(value, np.ndarray) or _is_cupy_array(value)
+    return isinstance(value, np.ndarray) or is_cupy_array(value)
 
 
 def synchronize(array):
     """Wait until the GPU has run the work queued on ``array``'s device; nothing for NumPy arrays.
     CuPy calls return before their kernels finish, so a timer must call this before reading the clock."""
-    if _is_cupy_array(array):
+    if is_cupy_array(array):
         array.device.synchronize()
 
 
 def get_array_module(*arrays):
     """Return ``cupy`` if any argument is a CuPy array, else ``numpy``."""
     for a in arrays:
-        if _is_cupy_array(a):
+        if is_cupy_array(a):
             return _cupy
     return np
 
@@ -130,7 +137,7 @@ def pick_device(name):
 
 def device_of(array):
     """The device string of an array: 'cpu' for NumPy, 'cuda:N' for CuPy."""
-    if _is_cupy_array(array):
+    if is_cupy_array(array):
         return f"cuda:{array.device.id}"
     return "cpu"
 
@@ -166,7 +173,7 @@ def to_device(array, device):
     """Copy ``array`` to ``device`` (no copy when it is already there)."""
     device = normalize_device(device)
     if device == "cpu":
-        return _cupy.asnumpy(array) if _is_cupy_array(array) else np.asarray(array)
+        return _cupy.asnumpy(array) if is_cupy_array(array) else np.asarray(array)
     cupy = _load_cupy()
     index = int(device.split(":")[1])
     if index >= cupy.cuda.runtime.getDeviceCount():
@@ -198,14 +205,14 @@ def set_default_device(device):
 
 def as_strided(x, shape, strides):
     """A strided view of ``x`` (no copy); strides are in bytes, as in NumPy."""
-    if _is_cupy_array(x):
+    if is_cupy_array(x):
         return _cupy.lib.stride_tricks.as_strided(x, shape=shape, strides=strides)
     return _np_as_strided(x, shape=shape, strides=strides, writeable=False)
 
 
 def scatter_add(target, indices, values):
     """``target[indices] += values`` where repeated indices accumulate (unbuffered)."""
-    if _is_cupy_array(target):
+    if is_cupy_array(target):
         import cupyx
         cupyx.scatter_add(target, indices, values)
     else:

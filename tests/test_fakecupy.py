@@ -118,3 +118,99 @@ def test_scatter_add_accumulates_repeated_indices(cp):
     assert target.get().tolist() == [3.0, 0.0, 5.0]
     with pytest.raises(TypeError, match="cupy.ndarray"):
         cp.cupyx.scatter_add(np.zeros(3), [0], 1.0)
+
+
+def _kinds(recorded):
+    """The kinds of launch seen, in sorted order (each place ends with "(kind)")."""
+    return sorted(place.rsplit("(", 1)[1].rstrip(")") for place, n in recorded.places.items() for _ in range(n))
+
+
+def test_each_kind_of_launch_is_counted_and_views_are_free(cp):
+    x = cp.arange(12.0).reshape(3, 4)
+    with cp.fake.launches() as views:
+        x.T, x.reshape(4, 3), x[1:, ::2], x[None], cp.transpose(x), cp.empty((2, 2)), x.shape, x.astype(x.dtype, copy=False)
+        cp.lib.stride_tricks.as_strided(x, shape=(2, 2), strides=(8, 8)), cp.ascontiguousarray(x)
+    assert views.count == 0, views.places
+    with cp.fake.launches() as counted:
+        x + 1                                   # elementwise (an operator)
+        cp.exp(x)                               # a ufunc
+        x.sum(axis=0)                           # a reduction
+        x.astype(cp.float32)                    # a copy
+        cp.ascontiguousarray(x.T)               # a copy, as the view is not contiguous
+        x[cp.asarray([0, 2])]                   # a host-to-device copy, then a gather
+        y = cp.zeros((3, 4))                    # a fill
+        y[...] = x                              # a setitem from another array
+        cp.random.default_rng(0).random(3)      # a random draw
+        cp.cupyx.scatter_add(y, cp.asarray([0]), 1.0)   # a host-to-device copy, then a scatter
+    assert _kinds(counted) == sorted(["add", "exp", "sum", "astype", "ascontiguousarray", "asarray: host to device",
+                                      "advanced indexing", "zeros", "setitem", "random random",
+                                      "asarray: host to device", "cupyx.scatter_add"])
+
+
+def test_a_matrix_product_counts_the_operand_copies_cublas_needs(cp):
+    a, b = cp.ones((4, 3)), cp.ones((3, 5))
+    with cp.fake.launches() as two_d:
+        a @ b, a.T.T @ b, cp.matmul(b.T, a.T)   # C- or F-contiguous: cuBLAS reads them as they are
+    assert two_d.count == 3
+    batch, right, stacked = cp.ones((2, 4, 3)), cp.ones((2, 4, 5)), cp.ones((2, 3, 5))
+    with cp.fake.launches() as batched:
+        cp.matmul(batch.transpose(0, 2, 1), right)      # a transposed batch is copied
+        cp.matmul(a, stacked)                           # and so is a broadcast one
+    assert _kinds(batched) == ["matmul", "matmul", "matmul: operand copy", "matmul: operand copy"]
+    with cp.fake.launches() as joined:
+        cp.concatenate([a.ravel(), b.ravel()])  # tables of pointers, offsets and strides, then one kernel
+    assert joined.count == 4
+
+
+def test_a_fused_function_is_one_launch_and_computes_as_numpy(cp):
+    @cp.fuse()
+    def scaled_relu(x, s):
+        return cp.maximum(x * s, 0)
+
+    @cp.fuse()
+    def centred_square_sum(x, mean):
+        return cp.sum((x - mean) * (x - mean), axis=0) / 2        # one reduction, then its own post-map
+
+    @cp.fuse()
+    def step(p, g, lr):
+        p -= lr * g                             # in place on an argument
+
+    x = cp.asarray(np.array([[-1.0, 2.0], [3.0, -4.0]]))
+    p, g = cp.ones(2), cp.ones(2)
+    with cp.fake.launches() as launches:
+        y = scaled_relu(x, 2.0)
+        s = centred_square_sum(x, x.mean(axis=0))
+        step(p, g, 0.5)
+    assert _kinds(launches) == ["fused centred_square_sum", "fused scaled_relu", "fused step", "mean"]
+    assert y.get().tolist() == [[0.0, 4.0], [6.0, 0.0]] and s.get().tolist() == [4.0, 9.0]
+    assert p.get().tolist() == [0.5, 0.5]
+
+
+@pytest.mark.parametrize("body, message", [
+    (lambda cp, x: x @ x, "matrix product"),
+    (lambda cp, x: x[0] + 1, "indexing"),
+    (lambda cp, x: x.reshape(4), "reshape"),
+    (lambda cp, x: cp.sum(x, axis=0) + cp.sum(x, axis=1), "before the reduction|second reduction"),
+    (lambda cp, x: cp.sum(x, axis=0) + x, "before the reduction"),
+    (lambda cp, x: x + 1 if x > 0 else x, "read on the host"),
+    (lambda cp, x: cp.cumsum(x), "cumsum"),
+    (lambda cp, x: (lambda twice: (cp.sum(x, axis=0), twice))(x * 2), "every output"),
+])
+def test_fuse_refuses_what_cupy_cannot_compile_into_one_kernel(cp, body, message):
+    fused = cp.fuse(kernel_name="refused")(lambda x: body(cp, x))
+    with pytest.raises(TypeError, match=message):
+        fused(cp.ones((2, 2)))
+
+
+# The fake runs a custom kernel through the NumPy twin that the module making it names here.
+NUMPY_TWINS = {"twice": lambda x, out: out.__setitem__(Ellipsis, x * 2)}
+
+
+def test_a_custom_kernel_runs_its_modules_numpy_twin_as_one_launch(cp):
+    kernel = cp.ElementwiseKernel("T x", "T y", "y = 2 * x", name="twice")
+    out = cp.empty(3)
+    with cp.fake.launches() as launches:
+        kernel(cp.arange(3.0), out)
+    assert _kinds(launches) == ["arange", "kernel twice"] and out.get().tolist() == [0.0, 2.0, 4.0]
+    with pytest.raises(NotImplementedError, match="no NumPy twin"):
+        cp.ElementwiseKernel("T x", "T y", "y = x", name="untwinned")

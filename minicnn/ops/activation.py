@@ -9,7 +9,7 @@ the local slope f'(x):
 At x == 0 ReLU's slope is taken as 0, as in PyTorch. Sigmoid and tanh write the slope with
 their output y, so backward keeps y and needs no exp.
 """
-from minicnn import fast
+from minicnn import fast, fused
 from minicnn.autograd import Function
 from minicnn.backend import get_array_module
 
@@ -20,17 +20,25 @@ class ReLU(Function):
     """y = max(x, 0);  dx = gy * [x > 0]. Keeps only the boolean mask (1 byte per element)."""
 
     def forward(self, x):
+        self.fused = fused.use(x)
         if fast.use(x):
             from minicnn.fast.elementwise import relu_forward
             y, positive = relu_forward(x)
             self.save_for_backward(positive)
             return y
         xp = get_array_module(x)
+        if self.fused:              # the GPU twin keeps y, not a mask (minicnn/fused/activation.py)
+            y = xp.maximum(x, 0)
+            self.save_for_backward(y)
+            return y
         self.save_for_backward(x > 0)
         return xp.maximum(x, 0)       # several times faster than where(mask, x, 0) on NumPy
 
     def backward(self, gy):
         (positive,) = self.saved
+        if self.fused:
+            from minicnn.fused.activation import relu_grad
+            return relu_grad(gy, positive)          # here "positive" is y
         if fast.use(gy):
             from minicnn.fast.elementwise import relu_backward
             return relu_backward(gy, positive)

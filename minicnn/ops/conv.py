@@ -16,9 +16,10 @@ The batch is cut into chunks whose columns stay under a cap (``minicnn.im2col.ma
 and backward rebuilds each chunk's columns instead of keeping them from the forward.
 
 With numba, CPU arrays take the twin in ``minicnn/fast/conv.py``: the same steps in parallel
-loops that skip the padded and transposed copies made here.
+loops that skip the padded and transposed copies made here. On a GPU, ``minicnn/fused/conv.py``
+does im2col and col2im as one kernel each (groups = 1, one chunk): 8 launches where this makes ~25.
 """
-from minicnn import fast
+from minicnn import fast, fused
 from minicnn.autograd import Function
 from minicnn.backend import get_array_module
 from minicnn.im2col import batch_chunks, col2im, conv_outsize, im2col
@@ -44,8 +45,19 @@ class Conv2d(Function):
         N, C, OC, KH, KW, SH, SW, OH, OW = conv_geometry(x.shape, W.shape, self.stride, self.pads)
         return batch_chunks(N, C * KH * KW * OH * OW * x.itemsize)
 
+    def _fused(self, x, W):
+        """Whether the GPU twin (minicnn/fused/conv.py) takes this convolution."""
+        return fused.use(x, W) and self.groups == 1 and len(self._chunks(x, W)) == 1
+
     def forward(self, x, W, b=None):
         self.save_for_backward(x, W)
+        self.fused = self._fused(x, W)
+        if self.fused:
+            from minicnn.fused import conv as kernels
+            *_, OH, OW = conv_geometry(x.shape, W.shape, self.stride, self.pads)
+            y, columns = kernels.forward(x, W, b, self.stride, self.pads, OH, OW)
+            self.columns = columns if self.needs_input_grad[1] else None     # kept for gW only
+            return y
         if fast.use(x, W):
             from minicnn.fast.conv import conv2d_forward
             return conv2d_forward(x, W, b, self.stride, self.pads, self.groups, self._chunks(x, W))
@@ -67,6 +79,11 @@ class Conv2d(Function):
         x, W = self.saved
         need_x, need_W = self.needs_input_grad[:2]
         need_b = len(self.needs_input_grad) == 3 and self.needs_input_grad[2]
+        if self.fused:
+            from minicnn.fused import conv as kernels
+            col, self.columns = self.columns, None                 # used once: freed with this backward
+            gx, gW = kernels.backward(gy, x, W, self.stride, self.pads, need_x, need_W, col)
+            return gx, gW, gy.sum(axis=(0, 2, 3)) if need_b else None
         if fast.use(gy, x, W):
             from minicnn.fast.conv import conv2d_backward
             gx, gW, gb = conv2d_backward(gy, x, W, self.stride, self.pads, self.groups, self._chunks(x, W),

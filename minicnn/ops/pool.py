@@ -8,7 +8,9 @@ sends gy back through col2im:
 Output size: OH = floor((H + 2P - K) / S) + 1, or ceil(...) with ceil_mode (GoogLeNet),
 where a window may not start inside the right/bottom padding.
 """
-from minicnn import fast
+import functools
+
+from minicnn import fast, fused
 from minicnn.autograd import Function
 from minicnn.backend import get_array_module
 from minicnn.im2col import col2im, pad_spatial, pool_outsize, window_view
@@ -41,6 +43,12 @@ class MaxPool2d(_Pool2d):
         xp = get_array_module(x)
         KH, KW, SH, SW, OH, OW, pads = self._geometry(x)
         self.x_shape, self.pads = x.shape, pads
+        self.fused = fused.use(x) and not any(pads)
+        if self.fused:                  # on a GPU: minicnn/fused/pool.py, 5 launches forward and backward
+            from minicnn.fused import pool as kernels
+            y, argmax = kernels.forward(x, KH, KW, SH, SW, OH, OW)
+            self.save_for_backward(argmax)
+            return y
         if fast.use(x):
             from minicnn.fast.pool import max_pool_forward
             y, argmax = max_pool_forward(x, KH, KW, SH, SW, pads, OH, OW)
@@ -56,6 +64,9 @@ class MaxPool2d(_Pool2d):
         (argmax,) = self.saved
         xp = get_array_module(gy)
         KH, KW, SH, SW = *self.kernel, *self.stride
+        if self.fused:
+            from minicnn.fused import pool as kernels
+            return kernels.backward(gy, argmax, self.x_shape, KH, KW, SH, SW)
         if fast.use(gy):
             from minicnn.fast.pool import max_pool_backward
             return max_pool_backward(gy, argmax, self.x_shape, KW, SH, SW, self.pads)
@@ -147,12 +158,14 @@ class AdaptiveAvgPool2d(Function):
 
     An average over a rectangle is an average over rows then over columns, so with averaging
     matrices Ph (OH, H) and Pw (OW, W):  y = Ph @ x @ Pw.T  and  gx = Ph.T @ gy @ Pw.
+    An output of 1x1 is the mean over H and W (the matrices would be all 1/H and 1/W).
     """
 
     def __init__(self, output_size):
         self.output_size = output_size
 
     @staticmethod
+    @functools.lru_cache(maxsize=64)    # made once per shape (and device): on a GPU each is ~10 launches
     def _bins(xp, size, out, dtype):
         i = xp.arange(out)
         start, end = (i * size) // out, -((-(i + 1) * size) // out)     # floor and ceil
@@ -163,10 +176,16 @@ class AdaptiveAvgPool2d(Function):
     def forward(self, x):
         xp = get_array_module(x)
         (OH, OW), (H, W) = self.output_size, x.shape[2:]
+        self.x_shape = x.shape
+        if (OH, OW) == (1, 1):
+            return x.mean(axis=(2, 3), keepdims=True)
         self.Ph, self.Pw = self._bins(xp, H, OH, x.dtype), self._bins(xp, W, OW, x.dtype)
         return self.Ph @ x @ self.Pw.T
 
     def backward(self, gy):
+        if self.output_size == (1, 1):
+            H, W = self.x_shape[2:]
+            return get_array_module(gy).broadcast_to(gy, self.x_shape) * (1 / (H * W))
         return self.Ph.T @ gy @ self.Pw
 
 

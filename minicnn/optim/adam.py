@@ -15,6 +15,7 @@ which is what ``_update`` does. In Adam, weight decay passes through the 1/sqrt(
 parameters with large gradients are decayed less; AdamW's decoupled decay shrinks every weight
 by the same factor, as SGD's weight decay does.
 """
+from minicnn import fused
 from minicnn.backend import get_array_module
 from minicnn.optim.optimizer import Optimizer
 
@@ -50,6 +51,8 @@ class Adam(Optimizer):
             state["exp_avg_sq"] = xp.zeros_like(p.array)
         state["step"] += 1
         t = state["step"]
+        if fused.use(p.array, g):
+            return self._fused_update(p, g, state, group)
         if wd != 0:
             if self.decoupled_weight_decay:
                 p.array *= 1 - lr * wd
@@ -63,6 +66,18 @@ class Adam(Optimizer):
         denom = xp.sqrt(v) / (1 - beta2 ** t) ** 0.5
         denom += group["eps"]
         p.array -= step_size * (m / denom)
+
+    def _fused_update(self, p, g, state, group):
+        """The same update as one GPU kernel (minicnn/fused/optim.py); the step count stays on the host."""
+        from minicnn.fused import optim as kernels
+        lr, (beta1, beta2), wd, t = group["lr"], group["betas"], group["weight_decay"], state["step"]
+        step_size, bias_correction2_sqrt = lr / (1 - beta1 ** t), (1 - beta2 ** t) ** 0.5
+        arrays = (p.array, g, state["exp_avg"], state["exp_avg_sq"], step_size, beta1, beta2, group["eps"],
+                  bias_correction2_sqrt)
+        if self.decoupled_weight_decay:
+            kernels.adamw(*arrays, 1 - lr * wd)
+        else:
+            kernels.adam(*arrays, wd)
 
 
 class AdamW(Adam):

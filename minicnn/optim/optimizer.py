@@ -8,8 +8,9 @@ not give filled in from the optimiser's defaults. Learning-rate schedulers chang
 ``_update(p, g, state, group)``, where ``g`` is the gradient array in the parameter's dtype and
 ``state`` is that parameter's dict in ``self.state`` (momentum buffers, running averages, step
 count), empty the first time. Updates write into ``p.array`` in place and use only the array
-module of ``p.array``, so one code path serves NumPy and CuPy. Modules hold the same array object,
-which is why ``p.array`` is never rebound.
+module of ``p.array``, so one code path serves NumPy and CuPy. (One exception: on a GPU, SGD with
+momentum moves a group's parameters into one flat buffer at its first step, so that one kernel
+updates them all; see ``minicnn/fused/flat.py``.)
 
 ``state_dict()`` is PyTorch's layout, with parameters replaced by their index in group order::
 
@@ -87,14 +88,18 @@ class Optimizer:
             with enable_grad():
                 loss = closure()
         for group in self.param_groups:
-            for p in group["params"]:
-                if p.grad is None:
-                    continue
-                g = p.grad.array if isinstance(p.grad, Tensor) else p.grad
-                if g.dtype != p.array.dtype:
-                    g = g.astype(p.array.dtype)
-                self._update(p, g, self.state.setdefault(p, {}), group)
+            self._step_group(group)
         return loss
+
+    def _step_group(self, group):
+        """Update the parameters of one group, one at a time (SGD may update a group at once on a GPU)."""
+        for p in group["params"]:
+            if p.grad is None:
+                continue
+            g = p.grad.array if isinstance(p.grad, Tensor) else p.grad
+            if g.dtype != p.array.dtype:
+                g = g.astype(p.array.dtype)
+            self._update(p, g, self.state.setdefault(p, {}), group)
 
     def _update(self, p, g, state, group):
         """Update ``p.array`` in place from its gradient array ``g`` (do not modify ``g``)."""

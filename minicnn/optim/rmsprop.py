@@ -19,6 +19,7 @@ sqrt(v + eps) is close to sqrt(eps), so TensorFlow's eps corresponds to PyTorch'
 eps = 1.0 the two coincide. ``RMSprop(params, lr=0.045, alpha=0.9, eps=1.0)`` is its direct
 PyTorch translation: close to that recipe, not bit for bit the same.
 """
+from minicnn import fused
 from minicnn.backend import get_array_module
 from minicnn.optim.optimizer import Optimizer
 
@@ -50,6 +51,8 @@ class RMSprop(Optimizer):
             if group["centered"]:
                 state["grad_avg"] = xp.zeros_like(p.array)
         state["step"] += 1
+        if fused.use(p.array, g):
+            return self._fused_update(p, g, state, group)
         if group["weight_decay"] != 0:
             g = g + group["weight_decay"] * p.array
         v = state["square_avg"]
@@ -69,3 +72,10 @@ class RMSprop(Optimizer):
             p.array -= group["lr"] * buf
         else:
             p.array -= group["lr"] * (g / avg)
+
+    def _fused_update(self, p, g, state, group):
+        """The same update as one GPU kernel (minicnn/fused/optim.py)."""
+        from minicnn.fused import optim as kernels
+        update = kernels.rmsprop(group["centered"], group["momentum"] > 0)
+        update(p.array, g, state["square_avg"], state.get("grad_avg"), state.get("momentum_buffer"), group["lr"],
+               group["alpha"], group["eps"], group["weight_decay"], group["momentum"])

@@ -15,8 +15,10 @@ agree while lr is constant). AlexNet and VGG (momentum 0.9, weight decay 5e-4) a
 """
 import numpy as np
 
-from minicnn import fast
+from minicnn import fast, fused
+from minicnn.backend import get_array_module
 from minicnn.optim.optimizer import Optimizer
+from minicnn.tensor import Tensor
 
 __all__ = ["SGD"]
 
@@ -30,6 +32,34 @@ class SGD(Optimizer):
     def __init__(self, params, lr, momentum=0, dampening=0, weight_decay=0, nesterov=False):
         super().__init__(params, dict(lr=lr, momentum=momentum, dampening=dampening,
                                       weight_decay=weight_decay, nesterov=nesterov))
+        self._flat_groups = {}      # id(group) -> FlatGroup, for the GPU's one-kernel step (minicnn/fused/flat.py)
+
+    def _step_group(self, group):
+        params = group["params"]
+        grads = [p.grad.array if isinstance(p.grad, Tensor) else p.grad for p in params if p.grad is not None]
+        if group["momentum"] == 0 or len(grads) < len(params) or not fused.use(*grads, *(p.array for p in params)) \
+                or len({a.dtype for a in grads + [p.array for p in params]}) > 1:
+            return super()._step_group(group)
+        self._flat_step(group, params, grads)
+
+    def _flat_step(self, group, params, grads):
+        """Momentum SGD over the whole group as one GPU kernel, on flat copies (minicnn/fused/flat.py)."""
+        from minicnn.fused import optim as kernels
+        from minicnn.fused.flat import FlatGroup
+        xp = get_array_module(grads[0])
+        dampening = group["dampening"]
+        states = [self.state.setdefault(p, {}) for p in params]
+        if not all("momentum_buffer" in state for state in states):
+            if any("momentum_buffer" in state for state in states):     # some params stepped before: one by one
+                return super()._step_group(group)
+            for p, state in zip(params, states):      # the first step: buf = g, as in _fused_update
+                state["momentum_buffer"] = xp.zeros_like(p.array)
+            dampening = 0
+        flat_params, flat_buffers = self._flat_groups.setdefault(id(group), FlatGroup()).bind(params, self.state)
+        flat_grads = xp.concatenate([g.ravel() for g in grads])
+        update = kernels.sgd_nesterov if group["nesterov"] else kernels.sgd_momentum
+        update(flat_params, flat_grads, flat_buffers, group["lr"], group["momentum"], dampening,
+               group["weight_decay"])
 
     def _check_group(self, group):
         self._check_nonnegative(group, "lr", "momentum", "dampening", "weight_decay")
@@ -39,6 +69,8 @@ class SGD(Optimizer):
 
     def _update(self, p, g, state, group):
         lr, momentum, dampening = group["lr"], group["momentum"], group["dampening"]
+        if fused.use(p.array, g):
+            return self._fused_update(p, g, state, group)
         buf = state.get("momentum_buffer")
         if self._fast_path(p, g, buf):
             return self._fast_update(p, g, state, group)
@@ -68,3 +100,16 @@ class SGD(Optimizer):
         buf = state.get("momentum_buffer", p.array)             # unused when momentum is 0
         sgd_update(p.array, g, buf, group["lr"], group["momentum"], group["dampening"], group["weight_decay"],
                    group["nesterov"], first)
+
+    def _fused_update(self, p, g, state, group):
+        """The same update as one GPU kernel (minicnn/fused/optim.py)."""
+        from minicnn.fused import optim as kernels
+        lr, momentum, dampening, weight_decay = group["lr"], group["momentum"], group["dampening"], group["weight_decay"]
+        if momentum == 0:
+            return kernels.sgd(p.array, g, lr, weight_decay)
+        if "momentum_buffer" not in state:
+            # The first step sets buf = g: the kernel's update of a zero buffer without dampening.
+            state["momentum_buffer"] = get_array_module(p.array).zeros_like(p.array)
+            dampening = 0
+        update = kernels.sgd_nesterov if group["nesterov"] else kernels.sgd_momentum
+        update(p.array, g, state["momentum_buffer"], lr, momentum, dampening, weight_decay)

@@ -79,7 +79,7 @@ IDS = [f"{name}-{'-'.join(f'{k}={v}' for k, v in kw.items()) or 'defaults'}" for
 
 
 def _run_side_by_side(pair, ours, theirs, rng, steps=STEPS, tol=TOL):
-    ids = [id(p.array) for p in pair.ours]
+    ids = [[id(p.array) for p in pair.ours]]         # p.array of each parameter, before and after each step
     given = []           # every gradient handed to step(), with its value: none may change, ever
     for step in range(steps):
         grads = pair.set_grads(rng, step)
@@ -87,8 +87,13 @@ def _run_side_by_side(pair, ours, theirs, rng, steps=STEPS, tol=TOL):
         ours.step()
         theirs.step()
         pair.check(tol, f"step {step}")
+        ids.append([id(p.array) for p in pair.ours])
     assert all(np.array_equal(grad.numpy(), g) for grad, g in given), "step() must not modify (or keep) a gradient"
-    assert [id(p.array) for p in pair.ours] == ids, "step() must update p.array in place, never rebind it"
+    # In place, except that on a GPU, SGD moves each group's parameters into one flat buffer once, at
+    # the first step where all of them have a gradient (minicnn/fused/flat.py); never on the CPU.
+    moves = sum(before != after for before, after in zip(ids, ids[1:]))
+    allowed = len(ours.param_groups) if pair.xp is not np and isinstance(ours, optim.SGD) else 0
+    assert moves <= allowed, "step() must update p.array in place"
 
 
 @pytest.mark.parametrize("name, kwargs", CONFIGS, ids=IDS)

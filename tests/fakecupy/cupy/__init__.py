@@ -10,6 +10,8 @@ import numpy as _np
 from cupy import fake
 from cupy._core import device_function, memory_pool, ndarray, pinned_memory_pool, ufunc, wrap
 from cupy import cuda, lib, linalg, random
+from cupy._fusion import fuse
+from cupy._kernels import ElementwiseKernel, RawKernel, ReductionKernel
 
 __version__ = "13.6.0+fake"
 

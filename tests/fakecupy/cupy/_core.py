@@ -11,7 +11,11 @@ from CuPy is the boundary between host and device, where the real bugs are:
 - reading a value on the host (``float``, ``int``, ``bool``, ``.item()``, printing, ``.get()``,
   boolean-mask indexing) is counted as a host synchronisation (``cupy.fake``);
 - numba cannot type it, so numba kernels refuse it.
+
+Each call is also counted as the kernel launches a real GPU would make (``cupy.fake.launches``):
+computing calls launch one kernel, views and ``empty`` none; the rules are ``_count_launches``'s.
 """
+import functools
 import weakref
 
 import numpy as np
@@ -70,6 +74,70 @@ def wrap(value):
 _SIZE_FROM_DATA = {"nonzero", "flatnonzero", "argwhere", "unique", "compress", "extract"}
 
 
+# Calls that allocate or describe, and run nothing on the device.
+_NO_KERNEL = {"empty", "empty_like", "shape", "ndim", "size", "result_type", "can_cast", "promote_types",
+              "broadcast_shapes", "iscomplexobj", "isrealobj", "isscalar", "min_scalar_type", "may_share_memory",
+              "shares_memory", "get_array_module"}
+# Calls that give a view when they can, and copy (one launch) only when they must.
+_VIEW_WHEN_POSSIBLE = {"reshape", "transpose", "swapaxes", "moveaxis", "rollaxis", "squeeze", "expand_dims",
+                       "ravel", "view", "diagonal", "broadcast_to", "broadcast_arrays", "split", "array_split",
+                       "hsplit", "vsplit", "dsplit", "atleast_1d", "atleast_2d", "atleast_3d", "asarray",
+                       "asanyarray", "ascontiguousarray", "asfortranarray", "astype", "flip", "fliplr", "flipud"}
+_FROM_HOST = {"array", "asarray", "asanyarray", "ascontiguousarray", "asfortranarray"}
+_MATRIX_PRODUCTS = {"matmul", "dot", "tensordot", "inner"}
+# Joining several arrays: CuPy uploads tables of their pointers, offsets and strides, then runs one kernel.
+_JOINS = {"concatenate", "stack", "vstack", "hstack"}
+
+
+def _arrays(value):
+    """The NumPy arrays in a value (an array, or a tuple/list/dict holding some)."""
+    if isinstance(value, np.ndarray):
+        return [value]
+    if isinstance(value, (list, tuple)):
+        return [a for v in value for a in _arrays(v)]
+    if isinstance(value, dict):
+        return [a for v in value.values() for a in _arrays(v)]
+    return []
+
+
+def _operand_copies(operands):
+    """Copies CuPy makes before a matrix product: cuBLAS reads a 2-D operand as it is when it is C- or
+    F-contiguous (a transpose is a flag, not a copy); a batched product needs each operand C-contiguous
+    after broadcasting to the batch (a broadcast or transposed batch is copied)."""
+    arrays = [a for a in operands if isinstance(a, np.ndarray)]
+    if all(a.ndim <= 2 for a in arrays):
+        return sum(not (a.flags.c_contiguous or a.flags.f_contiguous) for a in arrays)
+    batch = np.broadcast_shapes(*(a.shape[:-2] for a in arrays if a.ndim >= 2))
+    return sum(not np.broadcast_to(a, batch + a.shape[-2:]).flags.c_contiguous for a in arrays if a.ndim >= 2)
+
+
+def _count_launches(name, args, np_args, np_kwargs, result):
+    """Record the launches real CuPy would make for ``name(*args)``: ``np_args`` and ``np_kwargs`` are
+    the arguments' NumPy data and ``result`` NumPy's result."""
+    if name in _NO_KERNEL:
+        return
+    inputs = _arrays(np_args) + _arrays(np_kwargs)
+    if name in _FROM_HOST and args and not isinstance(args[0], ndarray):
+        fake.record_launch(f"{name}: host to device")
+        return
+    outputs = _arrays(result)
+    if name in _JOINS and len(inputs) > 1:
+        for table in ("pointers", "offsets", "strides"):
+            fake.record_launch(f"{name}: {table} to device")
+        fake.record_launch(name)
+        return
+    if name in _MATRIX_PRODUCTS:
+        for _ in range(_operand_copies(np_args[:2])):
+            fake.record_launch(f"{name}: operand copy")
+        fake.record_launch(name)
+        return
+    if name in _VIEW_WHEN_POSSIBLE and "out" not in np_kwargs and all(
+            any(np.may_share_memory(out, a) for a in inputs) for out in outputs):
+        return
+    if result is None or outputs or "out" in np_kwargs:
+        fake.record_launch(name)
+
+
 def device_function(func, host_ok=False, name=None):
     """``func`` (a NumPy function) as a CuPy function: device arrays in, device arrays out."""
     name = name or func.__name__
@@ -77,7 +145,9 @@ def device_function(func, host_ok=False, name=None):
     def call(*args, **kwargs):
         if name in _SIZE_FROM_DATA or (name == "where" and len(args) == 1):
             fake.record(f"cupy.{name}")
-        result = func(*unwrap(args, host_ok), **unwrap(kwargs, host_ok))
+        np_args, np_kwargs = unwrap(args, host_ok), unwrap(kwargs, host_ok)
+        result = func(*np_args, **np_kwargs)
+        _count_launches(name, args, np_args, np_kwargs, result)
         return wrap(result)     # out= and cupy.asarray(x) give back the very array passed in
 
     call.__name__ = call.__qualname__ = name
@@ -160,6 +230,7 @@ class ndarray:
 
     def set(self, array, stream=None):
         """Copy host ``array`` into this device array."""
+        fake.record_launch("set: host to device")
         self._a[...] = array
 
     def item(self, *args):
@@ -239,8 +310,8 @@ class ndarray:
         self._a.shape = value
 
     def __getattr__(self, name):
-        if name in _METHODS:
-            return device_function(getattr(self._a, name), name=name)
+        if name in _METHODS:        # NumPy's method called with this array first, so views are seen as views
+            return functools.partial(device_function(getattr(np.ndarray, name), name=name), self)
         raise AttributeError(f"'cupy.ndarray' object has no attribute {name!r}")
 
     def nonzero(self):
@@ -261,6 +332,8 @@ class ndarray:
     def __getitem__(self, key):
         if _has_mask(key):
             fake.record("boolean mask index")
+        if not _is_basic_index(key):
+            fake.record_launch("advanced indexing")         # a gather: a copy; basic indexing is a view
         return wrap(self._a[unwrap(key, host_ok=True)])
 
     def __setitem__(self, key, value):
@@ -270,13 +343,20 @@ class ndarray:
             raise TypeError(f"Unsupported type {type(value)}")
         if _has_mask(key):
             fake.record("boolean mask index")
+        fake.record_launch("setitem")                       # a fill or a copy
         self._a[unwrap(key, host_ok=True)] = unwrap(value, host_ok=True)
 
     def __copy__(self):
+        fake.record_launch("copy")
         return wrap(self._a.copy())
 
     def __deepcopy__(self, memo):
-        return wrap(self._a.copy())
+        return self.__copy__()
+
+
+def _is_basic_index(key):
+    keys = key if isinstance(key, tuple) else (key,)
+    return all(k is None or k is Ellipsis or isinstance(k, (int, np.integer, slice)) for k in keys)
 
 
 def _has_mask(key):
@@ -297,13 +377,22 @@ def _install_operators():
               "and": np.bitwise_and, "or": np.bitwise_or, "xor": np.bitwise_xor, "lshift": np.left_shift,
               "rshift": np.right_shift}
     for name, func in binary.items():
+        if name == "matmul":        # a matrix product counts its operand copies (see _operand_copies)
+            product = device_function(np.matmul, name="matmul")
+            ndarray.__matmul__ = lambda self, other: product(self, _device_operand(other))
+            ndarray.__rmatmul__ = lambda self, other: product(_device_operand(other), self)
+            continue
+
         def forward(self, other, func=func):
+            fake.record_launch(func.__name__)
             return wrap(func(self._a, _operand(other)))
 
         def reflected(self, other, func=func):
+            fake.record_launch(func.__name__)
             return wrap(func(_operand(other), self._a))
 
         def inplace(self, other, func=func):
+            fake.record_launch(func.__name__)
             func(self._a, _operand(other), out=self._a)
             return self
 
@@ -313,9 +402,19 @@ def _install_operators():
     compare = {"lt": np.less, "le": np.less_equal, "eq": np.equal, "ne": np.not_equal, "gt": np.greater,
                "ge": np.greater_equal}
     for name, func in compare.items():
-        setattr(ndarray, f"__{name}__", lambda self, other, func=func: wrap(func(self._a, _operand(other))))
+        setattr(ndarray, f"__{name}__", lambda self, other, func=func: _launched(func, self._a, _operand(other)))
     for name, func in {"neg": np.negative, "pos": np.positive, "abs": np.absolute, "invert": np.invert}.items():
-        setattr(ndarray, f"__{name}__", lambda self, func=func: wrap(func(self._a)))
+        setattr(ndarray, f"__{name}__", lambda self, func=func: _launched(func, self._a))
+
+
+def _launched(func, *args):
+    fake.record_launch(func.__name__)
+    return wrap(func(*args))
+
+
+def _device_operand(other):
+    _operand(other)             # refuses host arrays
+    return other
 
 
 _install_operators()

@@ -1,6 +1,7 @@
 """``cupy.random``: NumPy's generators, drawing device arrays (the legacy functions take ``dtype`` as CuPy's do)."""
 import numpy as np
 
+from cupy import fake
 from cupy._core import unwrap, wrap
 
 
@@ -12,7 +13,11 @@ class Generator:
 
     def __getattr__(self, name):
         method = getattr(self._g, name)
-        return lambda *args, **kwargs: wrap(method(*unwrap(args), **unwrap(kwargs)))
+
+        def draw(*args, **kwargs):
+            fake.record_launch(f"random {name}")
+            return wrap(method(*unwrap(args), **unwrap(kwargs)))
+        return draw
 
 
 def default_rng(seed=None):
@@ -21,6 +26,7 @@ def default_rng(seed=None):
 
 def _legacy(func):
     def draw(*args, dtype=None, **kwargs):
+        fake.record_launch(f"random {func.__name__}")
         values = func(*unwrap(args), **unwrap(kwargs))
         return wrap(np.asarray(values) if dtype is None else np.asarray(values).astype(dtype))
     return draw

@@ -10,7 +10,10 @@ setup(
     python_requires=">=3.10",
     install_requires=["numpy>=1.24", "safetensors", "pillow", "tqdm", "matplotlib"],
     extras_require={
-        "gpu": ["cupy-cuda13x"],
+        # CuPy with its CUDA libraries (NVRTC, cuBLAS) from PyPI: an NVIDIA driver for CUDA 13 (or, with
+        # gpu-cuda12, for CUDA 12) is all the machine needs. README "Devices" says which to pick.
+        "gpu": ["cupy-cuda13x[ctk]"],
+        "gpu-cuda12": ["cupy-cuda12x[ctk]"],
         "fast": ["numba"],
         # Data-parallel training; needs an MPI library (apt-get install openmpi-bin libopenmpi-dev).
         "dist": ["mpi4py>=4"],

@@ -27,8 +27,14 @@ _cupy = None          # the cupy module once successfully imported
 _cupy_error = None    # why cupy could not be used, once we know
 
 
+# CUDA 13 builds for Turing (compute capability 7.5) and newer; CUDA 12 still runs older GPUs.
+_OLDEST_GPU = {13: (7, 5), 12: (5, 0)}
+_WHEEL = {13: "cupy-cuda13x", 12: "cupy-cuda12x"}
+
+
 def _load_cupy():
-    """Import CuPy and check that a CUDA device answers; raise DeviceError saying why not."""
+    """Import CuPy, check that a CUDA device answers and runs a first kernel and matrix product;
+    raise DeviceError saying why not, and what to install."""
     global _cupy, _cupy_error
     if _cupy is not None:
         return _cupy
@@ -37,20 +43,55 @@ def _load_cupy():
             import cupy
         except ImportError as e:
             _cupy_error = (f"CuPy is not installed ({e}). Install the GPU extra: "
-                           "pip install -e \".[gpu]\" (cupy-cuda13x needs an NVIDIA driver for CUDA 13).")
+                           "pip install -e \".[gpu]\" (cupy-cuda13x, for an NVIDIA driver for CUDA 13; "
+                           "\".[gpu-cuda12]\" for CUDA 12).")
+        except Exception as e:      # a broken install fails in its own ways (missing .so, version clash)
+            _cupy_error = f"CuPy is installed but broken: importing it failed: {e}. Reinstall it (pip install --force-reinstall)."
         else:
-            try:
-                count = cupy.cuda.runtime.getDeviceCount()
-            except Exception as e:  # CUDARuntimeError subclasses differ across versions
-                _cupy_error = (f"CuPy is installed but the CUDA driver/runtime failed: {e}. "
-                               "Check `nvidia-smi` and that the cupy-cuda wheel matches the driver.")
-            else:
-                if count == 0:
-                    _cupy_error = "CuPy is installed but no CUDA device was found (getDeviceCount() == 0)."
-                else:
-                    _cupy = cupy
-                    return cupy
+            _cupy_error = _first_contact(cupy)
+            if _cupy_error is None:
+                _cupy = cupy
+                return cupy
     raise DeviceError(f"device 'cuda' is not available: {_cupy_error} Use device 'cpu' instead.")
+
+
+def _first_contact(cupy):
+    """Why this CuPy cannot run on this machine (a sentence with the fix), or None when it can."""
+    def version(v):
+        return f"{v // 1000}.{v % 1000 // 10}"
+
+    try:
+        runtime = cupy.cuda.runtime
+        built_for = runtime.runtimeGetVersion() // 1000
+        wheel = _WHEEL.get(built_for, f"the cupy-cuda{built_for}x wheel")
+        try:
+            count = runtime.getDeviceCount()
+        except Exception as e:      # CUDARuntimeError subclasses differ across versions
+            return f"CuPy is installed but the CUDA driver/runtime failed: {e}. Check `nvidia-smi`."
+        if count == 0:
+            return "CuPy is installed but no CUDA device was found (getDeviceCount() == 0)."
+        driver = runtime.driverGetVersion()
+        if driver // 1000 < built_for:
+            return (f"the NVIDIA driver supports CUDA {version(driver)} but {wheel} needs CUDA {built_for}: update the "
+                    f"driver, or install the wheel for this driver ({_WHEEL.get(driver // 1000, 'see CuPy')}).")
+        props = runtime.getDeviceProperties(0)
+        capability, oldest = (props["major"], props["minor"]), _OLDEST_GPU.get(built_for, (0, 0))
+        if capability < oldest:
+            return (f"this GPU (compute capability {capability[0]}.{capability[1]}) is older than CUDA {built_for} "
+                    f"supports ({oldest[0]}.{oldest[1]} and newer): install cupy-cuda12x instead of {wheel}.")
+    except Exception as e:
+        return f"CuPy is installed but broken: {type(e).__name__}: {e}. Reinstall it (pip install --force-reinstall)."
+    try:                            # the first kernel compiles through NVRTC; the matrix product needs cuBLAS
+        a = cupy.arange(6, dtype=cupy.float32).reshape(2, 3)
+        cupy.matmul(cupy.add(cupy.multiply(a, 2), 1), a.T)
+        cupy.cuda.Device().synchronize()
+    except Exception as e:
+        text = str(e)
+        if any(name in text.lower() for name in ("nvrtc", "cublas", "shared object", "libcu", "cuda_path")):
+            return (f"CuPy cannot find the CUDA libraries ({type(e).__name__}: {text}). Install them with the wheel: "
+                    f"pip install \"{wheel}[ctk]\", or install the CUDA {built_for} toolkit.")
+        return f"CuPy failed on its first kernel ({type(e).__name__}: {text}). Reinstall it, or check `nvidia-smi`."
+    return None
 
 
 def cuda_available():

@@ -1,3 +1,7 @@
+import re
+import sys
+import types
+
 import numpy as np
 import pytest
 
@@ -102,3 +106,50 @@ def test_cuda_and_accelerator_answer_like_torch_without_a_gpu():
     assert mc.accelerator.current_accelerator() == ("cuda:0" if available else None)
     device = mc.device("cuda:0" if mc.cuda.is_available() else "cpu")      # the tutorials' line
     assert mc.ones(2).to(device).device == device
+
+
+def _first_contact_error(monkeypatch):
+    """What loading CuPy says now, from scratch (the loaded module is put back after the test)."""
+    monkeypatch.setattr(backend, "_cupy", None)
+    monkeypatch.setattr(backend, "_cupy_error", None)
+    with pytest.raises(backend.DeviceError) as error:
+        backend.cupy_module()
+    message = str(error.value)
+    assert message.startswith("device 'cuda' is not available: ") and "\n" not in message
+    return message
+
+
+def _failing(exception):
+    def fail(*args, **kwargs):
+        raise exception
+    return fail
+
+
+@pytest.mark.parametrize("breakage, expected", [
+    (lambda cp, mp: mp.setattr(cp.cuda.runtime, "getDeviceCount", lambda: 0), "no CUDA device was found"),
+    (lambda cp, mp: mp.setattr(cp.cuda.runtime, "driverGetVersion", lambda: 12040),
+     r"driver supports CUDA 12.4 but cupy-cuda13x needs CUDA 13: update the driver, or install the wheel for "
+     r"this driver \(cupy-cuda12x\)"),
+    (lambda cp, mp: mp.setattr(cp.cuda.runtime, "getDeviceProperties",
+                               lambda i: {"name": b"old", "totalGlobalMem": 2**30, "major": 6, "minor": 1}),
+     r"compute capability 6.1\) is older than CUDA 13 supports \(7.5 and newer\): install cupy-cuda12x"),
+    (lambda cp, mp: mp.setattr(cp, "multiply", _failing(RuntimeError("CuPy failed to load libnvrtc.so.13"))),
+     r"cannot find the CUDA libraries .*pip install \"cupy-cuda13x\[ctk\]\", or install the CUDA 13 toolkit"),
+    (lambda cp, mp: mp.setattr(cp, "matmul", _failing(RuntimeError("CUBLAS_STATUS_NOT_INITIALIZED"))),
+     r"cannot find the CUDA libraries"),
+    (lambda cp, mp: mp.setattr(cp, "add", _failing(RuntimeError("an illegal memory access"))),
+     "failed on its first kernel .*illegal memory access"),
+    (lambda cp, mp: mp.setattr(cp.cuda, "runtime", None), "CuPy is installed but broken: AttributeError"),
+])
+def test_each_first_contact_failure_is_one_line_naming_cause_and_fix(cupy, monkeypatch, breakage, expected):
+    breakage(cupy, monkeypatch)
+    assert re.search(expected, _first_contact_error(monkeypatch))
+
+
+def test_cupy_missing_or_failing_to_import_says_what_to_install(cupy, monkeypatch):
+    monkeypatch.setitem(sys.modules, "cupy", None)          # import cupy raises ImportError
+    assert re.search(r"CuPy is not installed .*pip install -e \"\.\[gpu\]\"", _first_contact_error(monkeypatch))
+    broken = types.ModuleType("cupy")
+    broken.__getattr__ = _failing(OSError("libcudart.so.13: cannot open shared object file"))
+    monkeypatch.setitem(sys.modules, "cupy", broken)
+    assert "CuPy is installed but broken" in _first_contact_error(monkeypatch)

@@ -1,4 +1,5 @@
-"""Batch norm in training mode as four kernels forward and three backward (the plain code: about 20 and 13).
+"""Batch norm in training mode as four kernels forward and three backward (the plain code: about 20 and 13),
+and evaluation as one.
 
 The twin of ``minicnn/ops/batchnorm.py``; x is seen as (N, C, L), statistics per channel over axes (0, 2).
 Forward: the mean (one reduction), the sum of squared deviations (one fused reduction), the per-channel
@@ -37,6 +38,12 @@ def statistics_and_running(cp, mean, squared_sum, running_mean, running_var, mom
 @kernel
 def normalize(cp, x, mean, invstd, gamma, beta):
     return (x - mean) * invstd * gamma + beta
+
+
+@kernel
+def normalize_with(cp, x, mean, var, eps, gamma, beta):
+    """Evaluation: the running statistics' normalisation, 1 / sqrt(var + eps) taken per element."""
+    return (x - mean) / cp.sqrt(var + eps) * gamma + beta
 
 
 @kernel

@@ -96,8 +96,7 @@ EXERCISES = (
     Exercise("linear", "easy", "activations", "minicnn.ops.linear:Linear", ("Linear.backward",),
              "Write y[n, o] = sum_i x[n, i] W[o, i] + b[o], differentiate one element, then find the matrix "
              "product that does them all. Each gradient has the shape of its input.",
-             GradientCases(Case("with bias", ops.linear, x=(4, 5), W=(3, 5), b=(3,),
-                                hint="b is added to every row: its gradient sums gy over the batch"),
+             GradientCases(Case("with bias", ops.linear, x=(4, 5), W=(3, 5), b=(3,)),
                            Case("without bias", ops.linear, x=(3, 6), W=(2, 6)),
                            Case("a batch of 1, square weight", ops.linear, x=(1, 4), W=(4, 4), b=(4,)))),
     Exercise("softmax", "medium", "activations", "minicnn.ops.loss:Softmax", ("Softmax.backward",),
@@ -145,8 +144,7 @@ EXERCISES = (
              "Forward is y = W @ col + b per group. gW and gcol are matrix products with gy; col2im takes gcol "
              "back to the shape of x. Start with groups = 1, then cut the channels into G groups.",
              GradientCases(Case("3x3 kernel, with bias", lambda x, W, b: ops.conv2d(x, W, b), x=(2, 3, 5, 5),
-                                W=(4, 3, 3, 3), b=(4,), windows=("x", (3, 3), (1, 1), (0, 0, 0, 0)),
-                                hint="b is added at every sample and every position: gb sums gy over N, OH, OW"),
+                                W=(4, 3, 3, 3), b=(4,), windows=("x", (3, 3), (1, 1), (0, 0, 0, 0))),
                            Case("stride 2, padding 1, H = 8", lambda x, W: ops.conv2d(x, W, stride=2, padding=1),
                                 x=(2, 2, 8, 7), W=(3, 2, 3, 3), windows=("x", (3, 3), (2, 2), (1, 1, 1, 1)),
                                 hint="with stride 2 the windows step by 2: col2im needs the stride and padding"),
@@ -180,7 +178,8 @@ EXERCISES = (
              "form invstd / M * (M dxhat - sum dxhat - xhat sum(dxhat xhat)). In evaluation mu and var are constants.",
              GradientCases(Case("(N, C) with gamma and beta", lambda x, g, b: ops.batch_norm(x, None, None, g, b),
                                 x=(6, 3), g=(3,), b=(3,),
-                                hint="in training mu and var depend on x: gx is not just gy * gamma * invstd"),
+                                hint="in training mu and var depend on x, so gx has three terms, not just "
+                                     "gy * gamma * invstd; ggamma sums gy * xhat, gbeta sums gy"),
                            Case("feature maps", lambda x, g, b: ops.batch_norm(x, None, None, g, b), x=(2, 3, 4, 5),
                                 g=(3,), b=(3,)),
                            Case("without gamma and beta", lambda x: ops.batch_norm(x, None, None), x=(3, 2, 3, 3)),
@@ -224,17 +223,23 @@ EXERCISES = (
                                  hint="AdamW shrinks p by (1 - lr * weight_decay) and leaves g alone"))),
     Exercise("autograd", "hard", "training", "minicnn.autograd:backward", ("backward",),
              "A Function may run only once every consumer of its outputs has sent its gradient: order them "
-             "by generation (a heap), and add up the gradients that reach a tensor used twice.",
+             "by generation (a heap), and add up the gradients that reach a tensor used twice. Functions hold "
+             "their outputs weakly: keep each tensor whose gradient is pending alive until it is used.",
              GradientCases(Case("a chain", lambda x, W: ops.sum(ops.relu(ops.linear(x, W))), x=(3, 4), W=(5, 4)),
-                           Case("a tensor used twice", lambda x: ops.add(ops.mul(x, x), ops.tanh(x)), x=(2, 3),
-                                hint="x reaches y along two paths: the two gradients add up"),
+                           Case("a tensor used twice", lambda x: _used_twice(ops.tanh(x)), x=(2, 3),
+                                hint="a = tanh(x) reaches y along three paths: their gradients add up"),
                            Case("a residual block", lambda x, W: ops.add(ops.linear(ops.tanh(ops.linear(x, W)), W), x),
                                 x=(2, 3), W=(3, 3),
-                                hint="a Function runs only after every consumer of its outputs sent its gradient"),
+                                hint="x and W are used twice each: their gradients add up, in the walk and in a "
+                                     "leaf's .grad (_accumulate_leaf adds)"),
                            Case("a deep chain with a long shortcut", lambda x: ops.add(_deep(x, 20), ops.mul(x, 2.0)),
                                 x=(2, 2), hint="order the walk by depth (generation), not by the order it finds "
                                               "Functions in"))),
 )
+
+
+def _used_twice(a):
+    return ops.add(ops.mul(a, a), ops.sigmoid(a))
 
 
 def _deep(x, layers):

@@ -92,10 +92,15 @@ class _Grader:
             try:
                 self.run(exercise, student, case, arrays, rng, report)
             except CaseFailed as failure:
-                report.problem = f"{case.describe(arrays)}: {failure}" + (f"\nhint: {case.hint}" if case.hint else "")
+                report.problem = f"{case.describe(arrays)}: {failure}"
+            except NotImplementedError as error:
+                report.problem = f"{case.describe(arrays)}: {_raised(error, source_file)}"
                 return report
             except Exception as error:       # the student's code raised: say where, without a traceback
                 report.problem = f"{case.describe(arrays)}: {_raised(error, source_file)}"
+            if report.problem:
+                if case.hint and "hint:" not in report.problem:     # a hint that names the mistake comes first
+                    report.problem += f"\nhint: {case.hint}"
                 return report
             report.cases += 1
         return report
@@ -121,8 +126,8 @@ def _raised(error, source_file):
     return f"your code raised {type(error).__name__}: {error}{where}"
 
 
-def _mismatch(name, yours, expected, batch, coverage=None):
-    """None when yours matches expected, else the element facts and any hints."""
+def _mismatch(name, yours, expected, batch, coverage=None, note=None):
+    """None when yours matches expected, else the element facts, ``note`` and any hints."""
     bad = ~np.isclose(yours, expected, atol=ATOL, rtol=RTOL)
     if not bad.any():
         return None
@@ -130,7 +135,7 @@ def _mismatch(name, yours, expected, batch, coverage=None):
     index = tuple(int(i) for i in worst)
     lines = [f"{name} is wrong at {int(bad.sum())} of {bad.size} elements; the worst at index {index}: "
              f"yours {yours[worst]:.10g}, expected {expected[worst]:.10g} "
-             f"(difference {abs(yours[worst] - expected[worst]):.3g})"]
+             f"(difference {abs(yours[worst] - expected[worst]):.3g})"] + ([note] if note else [])
     lines += [f"hint: {h}" for h in value_hints(name, yours, expected, batch, bad, coverage)]
     return "\n".join(lines)
 
@@ -150,8 +155,7 @@ class _Returns(Observer):
 def _check_returns(seen, method):
     """A CaseFailed for a backward that returned the wrong number of gradients, None or a wrong shape."""
     for names, shapes, needed, returned in seen:
-        extra = returned[len(names):]
-        if len(returned) < len(names) or any(g is not None for g in extra):
+        if len(returned) < len(names):           # more is harmless: autograd pairs them with the inputs
             raise CaseFailed(f"{method} returned {len(returned)} value(s) for {len(names)} inputs "
                              f"({', '.join(names)}): return a tuple with one gradient per input")
         for name, shape, need, g in zip(names, shapes, needed, returned):
@@ -215,9 +219,10 @@ class GradientCases(_Grader):
             coverage = None
             if case.windows and case.windows[0] == name:
                 coverage = window_coverage(a.shape, *case.windows[1:])
-            problem = _mismatch(f"the gradient of {name}", y, e, batch, coverage)
+            problem = _mismatch(f"the gradient of {name}", y, e, batch, coverage,
+                                note="(finite differences, minicnn.gradcheck, agree with the expected values)")
             if problem:
-                return problem + "\n(finite differences, minicnn.gradcheck, agree with the expected values)"
+                return problem
         return str(error)
 
 

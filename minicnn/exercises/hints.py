@@ -23,19 +23,19 @@ def shape_hints(name, yours, expected):
     return hints
 
 
-def value_hints(name, yours, expected, batch, bad, coverage=None):
-    """For a gradient of the right shape whose values are off; ``bad`` marks the elements out of
-    tolerance, ``coverage`` (when the input is read through windows) counts the windows that read
-    each element."""
+def value_hints(what, yours, expected, batch, bad, coverage=None):
+    """For a result of the right shape whose values are off (``what``: "the gradient of W");
+    ``bad`` marks the elements out of tolerance, ``coverage`` (when the input is read through
+    windows) counts the windows that read each element."""
     hints = []
     if not np.any(yours):
-        hints.append(f"your gradient of {name} is zero everywhere: is the result returned, for every input?")
+        hints.append(f"yours is zero everywhere ({what}): is it computed and returned, for every input?")
         return hints
     if yours.ndim == 2 and yours.shape[0] == yours.shape[1] and np.allclose(yours, expected.T):
-        hints.append(f"a transposed weight: your gradient of {name} is the expected one transposed")
+        hints.append(f"a transposed weight: yours is the expected one transposed ({what})")
     ratio = _constant_ratio(yours, expected)
     if ratio is not None:
-        hints.append(_ratio_hint(name, ratio, batch))
+        hints.append(_ratio_hint(what, ratio, batch))
     if coverage is not None and np.all(coverage[bad] > 1) and np.any(coverage > 1):
         hints.append("wrong only where windows overlap (elements that two or more windows read): there the "
                      "windows' gradients must add up (+=); an assignment (=) keeps only the last one")
@@ -53,15 +53,15 @@ def _constant_ratio(yours, expected):
     return c
 
 
-def _ratio_hint(name, c, batch):
-    if batch > 1 and np.isclose(c, batch):
-        return (f"your gradient of {name} is {batch} (the batch size N) times too large: a missing 1/N, the "
-                f"loss is the mean over the N samples")
-    if batch > 1 and np.isclose(c, 1 / batch):
-        return f"your gradient of {name} is divided by the batch size N = {batch} once too often"
+def _ratio_hint(what, c, batch):
     if np.isclose(c, -1):
-        return f"your gradient of {name} has the wrong sign"
-    return f"your gradient of {name} is {c:.6g} times the expected one everywhere: a constant factor is off"
+        return f"yours has the wrong sign ({what})"
+    hint = f"yours is {c:.6g} times the expected one everywhere ({what}): a constant factor is off"
+    if batch > 1 and np.isclose(c, batch):
+        hint += f"; N = {batch} is the batch size: a missing 1/N, where the loss is a mean over the N samples?"
+    elif batch > 1 and np.isclose(c, 1 / batch):
+        hint += f"; 1/N with the batch size N = {batch}: divided by N once too often?"
+    return hint
 
 
 def window_coverage(x_shape, kernel, stride, pads):

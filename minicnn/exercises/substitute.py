@@ -1,9 +1,10 @@
 """Putting a student's code in place of the reference, and taking it out again.
 
 For a class (an op's Function, an optimiser) the student's methods are set on the reference
-class itself: the blanked ones, and any helper method the student added. Every caller keeps
-working unchanged, the op's wrapper (``conv2d`` builds ``Conv2d``), ``isinstance`` checks in the
-ONNX export, optimisers already built. The forward and everything else stay the reference's.
+class itself: the blanked ones, and any method the student added or changed (a forward that
+saves something else for backward). Every caller keeps working unchanged, the op's wrapper
+(``conv2d`` builds ``Conv2d``), ``isinstance`` checks in the ONNX export, optimisers already
+built. The methods left as the stub gave them stay the reference's.
 
 For a module-level function (im2col, col2im, the autograd walk) every minicnn module that holds
 the reference function under its name gets the student's: ``ops/conv.py`` did
@@ -32,7 +33,7 @@ class Substitution:
         if inspect.isclass(original):
             blanked = {member.split(".")[-1] for member in exercise.blank}
             for name, member in vars(student).items():
-                if inspect.isfunction(member) and (name in blanked or not hasattr(original, name)):
+                if inspect.isfunction(member) and (name in blanked or _changed(member, vars(original).get(name))):
                     self._set(original, name, member)
         else:
             for module in list(sys.modules.values()):
@@ -69,3 +70,13 @@ class Substitution:
 
     def __exit__(self, *exc):
         self.undo()
+
+
+def _changed(mine, theirs):
+    """True when the student's method is new or its source differs from the reference's."""
+    if not inspect.isfunction(theirs):
+        return True
+    try:
+        return inspect.getsource(mine).strip() != inspect.getsource(theirs).strip()
+    except (OSError, TypeError):            # no source to compare: take the student's
+        return True

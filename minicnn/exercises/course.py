@@ -6,6 +6,7 @@
     use("minicnn-exercises") train with every passed exercise in place of the reference
 """
 import inspect
+import os
 
 from minicnn import fast
 from minicnn.exercises.catalogue import EXERCISES, find
@@ -69,13 +70,19 @@ def use(folder=DEFAULT_DIR):
     ``undo()`` puts the reference back. im2col and col2im are used only by the NumPy ops, which
     the numba kernels replace on the CPU, so the kernels are switched off while they are in use.
     """
+    if not os.path.isdir(folder):
+        raise ExerciseError(f"no folder {folder}: start an exercise with `python -m minicnn.exercises start NAME`")
     workspace = Workspace(folder)
     substitution = Substitution()
     for ex in EXERCISES:
-        if workspace.status(ex.name) == "passed":
+        status = workspace.status(ex.name)
+        if status == "passed":
             substitution.put(ex, workspace.load(ex.name)[reference(ex).__name__])
+        elif status == "changed since it passed":
+            substitution.notes.append(f"{ex.name} changed since it passed: check it again to use it")
     if any(find(name).skips_fast_kernels for name in substitution.names):
         substitution.on_undo(lambda previous=fast.set_enabled(False): fast.set_enabled(previous))
+        substitution.notes.append("the numba kernels are off, as they do without im2col and col2im")
     return substitution
 
 

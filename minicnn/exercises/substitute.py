@@ -25,6 +25,7 @@ class Substitution:
 
     def __init__(self):
         self.names = []           # the exercises whose code is the student's
+        self.notes = []           # what else the student should know about this run
         self._undo = []           # callables that each put one thing back, newest last
 
     def put(self, exercise, student):
@@ -58,12 +59,12 @@ class Substitution:
         """Put the reference back everywhere."""
         while self._undo:
             self._undo.pop()()
-        self.names = []
+        self.names, self.notes = [], []
 
     def __str__(self):
-        if not self.names:
-            return "no exercise has passed there yet: the reference everywhere"
-        return f"your own code for {', '.join(self.names)}; the reference everywhere else"
+        said = (f"your own code for {', '.join(self.names)}; the reference everywhere else" if self.names
+                else "no exercise has passed there yet: the reference everywhere")
+        return "; ".join([said] + self.notes)
 
     def __enter__(self):
         return self

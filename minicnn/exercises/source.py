@@ -15,7 +15,7 @@ import ast
 import importlib
 import inspect
 
-__all__ = ["reference", "stub_source", "solution_source", "NOT_WRITTEN"]
+__all__ = ["reference", "stub_source", "solution_source", "introduction", "code", "NOT_WRITTEN"]
 
 # The line that stands for a body to write. The grader recognises the error it raises.
 NOT_WRITTEN = "raise NotImplementedError"
@@ -29,24 +29,27 @@ def reference(exercise):
 
 def stub_source(exercise):
     """The file ``start`` writes: the code with the body of each member in ``exercise.blank`` replaced."""
-    return _render(exercise, blanked=True)
+    return f'"""{introduction(exercise)}\n"""\n{code(exercise, blanked=True)}'
 
 
 def solution_source(exercise):
     """The file ``solution`` shows: the same code, nothing blanked."""
-    return _render(exercise, blanked=False)
+    return f'"""{introduction(exercise)}\n"""\n{code(exercise, blanked=False)}'
 
 
-def _render(exercise, blanked):
+def introduction(exercise):
+    """What the student reads first: the task, the hint, and the maths from the module's docstring."""
     module = inspect.getmodule(reference(exercise))
-    code = inspect.getsource(reference(exercise))
-    if blanked:
-        code = _blank(code, exercise)
-    maths = inspect.getdoc(module)
-    return (f'"""Exercise {exercise.name} ({exercise.level}): {exercise.title}\n\nHint: {exercise.hint}\n\n'
+    return (f"Exercise {exercise.name} ({exercise.level}): {exercise.title}\n\nHint: {exercise.hint}\n\n"
             f"Check it with:  python -m minicnn.exercises check {exercise.name}\n\n"
-            f"From {module.__name__}:\n\n{maths}\n\"\"\"\n"
-            f"{_imports(module, reference(exercise))}\n\n\n{code}")
+            f"From {module.__name__}:\n\n{inspect.getdoc(module)}")
+
+
+def code(exercise, blanked):
+    """The imports the code needs, then the class or function, blanked or not."""
+    obj = reference(exercise)
+    source = inspect.getsource(obj)
+    return f"{_imports(inspect.getmodule(obj), obj)}\n\n\n{_blank(source, exercise) if blanked else source}"
 
 
 def _blank(code, exercise):

@@ -188,9 +188,10 @@ class GradientCases(_Grader):
             watch = _Returns(target, {id(x): name for x, name in zip(inputs, arrays)}) \
                 if isinstance(target, type) else None
             handle = observe(watch) if watch else None
+            sent = gy.copy()
             try:
                 y = case.fn(*inputs)
-                self.timed(report, "seconds_yours", y.backward, gy)
+                self.timed(report, "seconds_yours", y.backward, sent)
             except RuntimeError:
                 if watch:
                     _check_returns(watch.seen, exercise.blank[0])
@@ -200,6 +201,9 @@ class GradientCases(_Grader):
                     handle.remove()
             if watch:
                 _check_returns(watch.seen, exercise.blank[0])
+            if not np.array_equal(sent, gy):
+                raise CaseFailed("the upstream gradient gy was changed in place: other Functions may hold the same "
+                                 "array (add passes one gy to both its inputs), so compute a new array instead")
             yours = [x.grad.array if x.grad is not None else np.zeros_like(x.array) for x in inputs]
             if case.check is not None:
                 problem = case.check(dict(zip(arrays, yours)), dict(zip(arrays, expected)), arrays)

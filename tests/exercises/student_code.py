@@ -239,6 +239,7 @@ MUTANTS = {
         ("the mask taken from gy", [("gx[~positive] = 0", "gx[gy <= 0] = 0")], ["gradient of x is wrong", "index"]),
         ("the mask without gy", [("gx = gy.copy()", "gx = gy * 0 + 1")], ["gradient of x is wrong"]),
         ("the mask inverted", [("gx[~positive] = 0", "gx[positive] = 0")], ["gradient of x is wrong"]),
+        ("gy changed in place", [("gx = gy.copy()", "gx = gy")], ["changed in place"]),
     ],
     "sigmoid": [
         ("1 - y forgotten", [("gy * (y - y**2)", "gy * y")], ["gradient of x is wrong"]),

@@ -92,22 +92,18 @@ class _Grader:
             try:
                 self.run(exercise, student, case, arrays, rng, report)
             except CaseFailed as failure:
-                report.problem = f"{case.describe(arrays)}: {failure}"
-            except NotImplementedError as error:
-                report.problem = f"{case.describe(arrays)}: {_raised(error, source_file)}"
-                return report
+                problem = str(failure)
             except Exception as error:       # the student's code raised: say where, without a traceback
-                report.problem = f"{case.describe(arrays)}: {_raised(error, source_file)}"
-            if report.problem:
-                if case.hint and "hint:" not in report.problem:     # a hint that names the mistake comes first
-                    report.problem += f"\nhint: {case.hint}"
-                return report
-            report.cases += 1
+                problem = _raised(error, source_file)
+            else:
+                report.cases += 1
+                continue
+            # The case's own hint, unless a hint that names the mistake came already (or nothing is written yet).
+            if case.hint and "hint:" not in problem and "not written yet" not in problem:
+                problem += f"\nhint: {case.hint}"
+            report.problem = f"{case.describe(arrays)}: {problem}"
+            return report
         return report
-
-    @staticmethod
-    def untimed(report, attribute, fn, *args):
-        return fn(*args)
 
     @staticmethod
     def timed(report, attribute, fn, *args):
@@ -175,11 +171,12 @@ class GradientCases(_Grader):
         def tensors():
             return [Tensor(a.copy(), requires_grad=True) for a in arrays.values()]
 
-        gy = rng.standard_normal(case.fn(*tensors()).shape)
-        for timed in (False, True):          # timed the second time: the first may compile numba kernels
-            inputs = tensors()
-            y = case.fn(*inputs)
-            (self.timed if timed else self.untimed)(report, "seconds_reference", y.backward, gy)
+        y = case.fn(*tensors())
+        gy = rng.standard_normal(y.shape)
+        y.backward(gy)                       # once untimed: the first run may compile numba kernels
+        inputs = tensors()
+        y = case.fn(*inputs)
+        self.timed(report, "seconds_reference", y.backward, gy)
         expected = [x.grad.array if x.grad is not None else np.zeros_like(x.array) for x in inputs]
 
         target = reference(exercise)
@@ -192,7 +189,7 @@ class GradientCases(_Grader):
             try:
                 y = case.fn(*inputs)
                 self.timed(report, "seconds_yours", y.backward, sent)
-            except RuntimeError:
+            except RuntimeError:             # autograd refused a gradient's shape: say which input and why
                 if watch:
                     _check_returns(watch.seen, exercise.blank[0])
                 raise
@@ -218,7 +215,8 @@ class GradientCases(_Grader):
     @staticmethod
     def _explain(case, arrays, yours, expected, error):
         """The first input whose gradient differs from the reference's, or gradcheck's own report."""
-        batch = next(iter(arrays.values())).shape[0] if next(iter(arrays.values())).ndim else 1
+        first = next(iter(arrays.values()))
+        batch = first.shape[0] if first.ndim else 1
         for name, a, y, e in zip(arrays, arrays.values(), yours, expected):
             coverage = None
             if case.windows and case.windows[0] == name:
@@ -264,8 +262,8 @@ class OptimizerCases(_Grader):
             for name, y, e in zip(arrays, mine, theirs):
                 problem = _mismatch(f"parameter {name} after step {step}", y, e, 1)
                 if problem:
-                    later = ("" if step == 1 else f"\nhint: step 1 was right, so look at what the state carries "
-                             f"from one step to the next (a buffer, the step count)")
+                    later = ("" if step == 1 else "\nhint: step 1 was right, so look at what the state carries "
+                             "from one step to the next (a buffer, the step count)")
                     raise CaseFailed(problem + later)
 
     def _trajectory(self, case, arrays, grads):

@@ -2,7 +2,7 @@
 import os
 
 import minicnn as mc
-from minicnn import backend, distributed
+from minicnn import backend, distributed, exercises
 from minicnn.cli import use_device
 from minicnn.data import DataError
 from minicnn.data.fetch import fetch_if_missing
@@ -66,6 +66,8 @@ def _run(args, parser, world):
     else:
         config = resolve(args)
     config["device"] = use_device("train", args.device, "auto", pick=world.device)
+    if args.exercises:
+        say(f"--exercises {args.exercises}: {exercises.use(args.exercises)}", flush=True)
     ranks = f" x {world.size} ranks (MPI)" if world.size > 1 else ""
     say(f"minicnn train: {config['arch']} on {backend.device_name(config['device'])}{ranks}", flush=True)
     try:

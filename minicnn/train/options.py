@@ -99,6 +99,9 @@ def build_parser():
     p.add_argument("--scale-lr", action="store_true", default=None,
                    help="linear scaling rule (Goyal et al. 2017): lr x number of ranks; --warmup-epochs then "
                         "ramps up from the unscaled lr")
+    p.add_argument("--exercises", default=None, metavar="DIR",
+                   help="train with your own backward passes: each exercise passed in DIR (python -m "
+                        "minicnn.exercises) takes the reference's place")
     p.add_argument("--profile-steps", type=int, default=0, metavar="N",
                    help="profile N training steps (after one warm-up step): profile.txt, profile.json and "
                         "trace.json (open in ui.perfetto.dev) in the run folder")
@@ -137,6 +140,8 @@ def check(args, parser):
         parser.error(unknown_arch(args.arch))
     if args.warmup_epochs and args.schedule == "plateau":
         parser.error("--warmup-epochs does not combine with --schedule plateau")
+    if args.exercises and not os.path.isdir(args.exercises):
+        parser.error(f"--exercises {args.exercises}: no such folder (python -m minicnn.exercises start NAME makes it)")
     if args.resume and args.out is not None:
         parser.error("--out: a resumed run stays in its own folder; drop --out")
 

@@ -165,12 +165,15 @@ def restore(trainer, path, checkpoint):
     schedule = trainer.schedule.state_dict() if trainer.schedule else {}
     problem = _layout_problem(checkpoint["schedule"], schedule)
     if problem:
-        raise TrainError(f"checkpoint {path} is damaged: {problem}")
+        raise TrainError(f"--resume: checkpoint {path} is damaged: {problem}")
     try:
         load_weights(trainer.model, checkpoint["model"], path, trainer.config["arch"])
-        trainer.optimizer.load_state_dict(checkpoint["optimizer"])     # checks counts and shapes first
-    except (CheckpointError, ValueError) as e:
+    except CheckpointError as e:
         raise TrainError(f"--resume: {e}") from e
+    try:
+        trainer.optimizer.load_state_dict(checkpoint["optimizer"])     # checks counts and shapes first
+    except ValueError as e:
+        raise TrainError(f"--resume: checkpoint {path} is damaged: 'optimizer' does not fit the model: {e}") from e
     if trainer.schedule:
         trainer.schedule.load_state_dict(checkpoint["schedule"])
     trainer.epoch, trainer.batch, trainer.best = checkpoint["epoch"], checkpoint["batch"], checkpoint["best_top1"]

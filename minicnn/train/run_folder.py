@@ -55,8 +55,8 @@ def locked(folder):
     while True:
         try:
             fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
-        except OSError as e:
-            raise TrainError(f"cannot write to the run folder {folder}: {e}") from e
+        except OSError as e:            # only an existing folder, one being resumed, can be unwritable
+            raise _unwritable(folder, e, resumed=True) from e
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -99,22 +99,33 @@ def remove_leftovers(folder):
             + ", ".join(os.path.basename(f) for f in found))
 
 
+def _elsewhere(folder, resumed):
+    """Where to go when the run folder cannot take the run: --out for a new run; a resumed run
+    stays in its folder, so a copy of it."""
+    if resumed:
+        return (f"copy the folder somewhere writable and resume the copy (cp -r {folder} DEST; python -m "
+                f"minicnn.train --resume DEST/{os.path.basename(folder)})")
+    return "choose another folder with --out"
+
+
+def _unwritable(folder, error, resumed):
+    return TrainError(f"cannot write to the run folder {folder}: {error}; {_elsewhere(folder, resumed)}")
+
+
 def check_space(folder, checkpoint_bytes, resumed=False):
     """Fail now, not after an hour, when the run folder cannot be written or the disk is nearly full."""
-    instead = (f"copy the folder somewhere writable and resume the copy (cp -r {folder} DEST; python -m "
-               "minicnn.train --resume DEST/...)" if resumed else "choose another folder with --out")
     try:
         probe = os.path.join(folder, ".write-test")
         with open(probe, "w") as f:
             f.write("ok")
         os.remove(probe)
     except OSError as e:
-        raise TrainError(f"cannot write to the run folder {folder}: {e}; {instead}") from e
+        raise _unwritable(folder, e, resumed) from e
     free = shutil.disk_usage(folder).free
     if free < 3 * checkpoint_bytes:
         raise TrainError(f"not enough disk space in {folder}: {free / 2**20:.0f} MiB free, two checkpoints of "
                          f"{checkpoint_bytes / 2**20:.0f} MiB and their temporary copy need "
-                         f"{3 * checkpoint_bytes / 2**20:.0f} MiB; free some space or {instead}")
+                         f"{3 * checkpoint_bytes / 2**20:.0f} MiB; free some space or {_elsewhere(folder, resumed)}")
 
 
 def write_config(folder, config, device):

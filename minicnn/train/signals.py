@@ -22,7 +22,7 @@ import signal
 import sys
 import threading
 
-__all__ = ["StopRequested", "StopSignals", "moment"]
+__all__ = ["StopRequested", "StopSignals", "moment", "signal_name"]
 
 NAMES = {signal.SIGINT: "Ctrl-C", signal.SIGTERM: "SIGTERM"}
 if hasattr(signal, "SIGHUP"):                  # not on Windows
@@ -37,34 +37,34 @@ class StopRequested(Exception):
 
 class StopSignals:
     """``with StopSignals(enabled) as stop:`` handles the signals inside the block; ``stop.signum`` is
-    the first one's number (None until one arrives), ``stop.again`` whether a second one came.
+    the first one's number (None until one arrives), ``stop.again`` the second one's.
     Handlers are only installed when ``enabled`` and on the main thread (Python delivers signals
     there alone); disabled, it still answers ``held()`` and ``at_once`` for the library's sake."""
 
     def __init__(self, enabled=True):
         self.enabled = enabled and threading.current_thread() is threading.main_thread()
-        self.signum, self.again, self.previous = None, False, {}
+        self.signum, self.again, self.previous = None, None, {}
         self.at_once, self._holding, self._deferred = True, 0, False
 
     @property
     def name(self):
-        return NAMES.get(self.signum, f"signal {self.signum}")
+        return signal_name(self.signum)
 
     def _handler(self, signum, frame):
         if self.signum is None:
             self.signum = signum
         else:
-            self.again = True
+            self.again = signum
         if self._holding:
             self._deferred = True
-            print(f"\n{NAMES.get(signum, signum)}: finishing the file being saved first", file=sys.stderr, flush=True)
+            print(f"\n{signal_name(signum)}: finishing the file being saved first", file=sys.stderr, flush=True)
             return
         self._raise_pending()
         print(f"\n{self.name}: saving a checkpoint after this step (send it again to stop at once)",
               file=sys.stderr, flush=True)
 
     def _raise_pending(self):
-        if self.again:
+        if self.again is not None:
             raise KeyboardInterrupt
         if self.signum is not None and self.at_once:
             raise StopRequested
@@ -99,6 +99,11 @@ class StopSignals:
         for s, handler in self.previous.items():
             signal.signal(s, handler)
         return False
+
+
+def signal_name(signum):
+    """Ctrl-C, SIGTERM, SIGHUP."""
+    return NAMES.get(signum, f"signal {signum}")
 
 
 def moment(name):

@@ -20,7 +20,7 @@ from minicnn.train.errors import TrainError
 from minicnn.train.metrics import epoch_line, plot_curves, write_metrics
 from minicnn.train.optimization import LENGTH_BOUND, make_optimizer, make_schedule
 from minicnn.train.profiling import StepProfiler
-from minicnn.train.signals import StopRequested, StopSignals, moment
+from minicnn.train.signals import StopRequested, StopSignals, moment, signal_name
 
 __all__ = ["Trainer"]
 
@@ -76,8 +76,8 @@ class Trainer:
         with self._writing(name), self.stop.held():
             moment("save")
             mc.save(self.state(), os.path.join(self.folder, name))
-        if name == LAST:
-            self.saved_at, self.saved_time = (self.epoch, self.batch), time.monotonic()
+            if name == LAST:            # inside: a signal held during the save is raised at the block's end
+                self.saved_at, self.saved_time = (self.epoch, self.batch), time.monotonic()
 
     @contextlib.contextmanager
     def _writing(self, name):
@@ -249,7 +249,7 @@ class Trainer:
                                          f"{self.folder}" if trained else ""), file=sys.stderr)
             return 128 + self.stop.signum
         except KeyboardInterrupt:
-            how = f"second {self.stop.name}" if self.stop.signum else "Ctrl-C"
+            how = f"{signal_name(self.stop.again)} after {self.stop.name}" if self.stop.again else "Ctrl-C"
             print(f"\nstopped at once ({how}); {self._saved()}", file=sys.stderr)
             return 128 + (self.stop.signum or 2)
         except FloatingPointError as e:
@@ -297,8 +297,9 @@ class Trainer:
                 self.save(LAST)
             except KeyboardInterrupt:           # a second signal came while saving: the save was finished first
                 pass
-        print(f"\n{self.stop.name}: stopped at epoch {self.epoch + 1}, batch {self.batch}; {self._saved()}. "
-              f"Resume with:\n  python -m minicnn.train --resume {self.folder}", file=sys.stderr)
+        where = f"epoch {self.epoch + 1}, batch {self.batch}" if self.batch else f"the end of epoch {self.epoch}"
+        print(f"\n{self.stop.name}: stopped at {where}; {self._saved()}. Resume with:\n  python -m minicnn.train "
+              f"--resume {self.folder}", file=sys.stderr)
         return 128 + self.stop.signum
 
     def _saved(self):

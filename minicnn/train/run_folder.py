@@ -72,7 +72,7 @@ def locked(folder):
         if same:
             break
         os.close(fd)
-    stale = _owner(fd)
+    stale = _owner(fd) or None
     os.ftruncate(fd, 0)
     os.pwrite(fd, f"process {os.getpid()} on {platform.node()}\n".encode(), 0)
     try:

@@ -38,6 +38,7 @@ from pathlib import Path
 from minicnn.data.datasets import DataError, DataMissing, data_root, load_dataset
 from minicnn.progress import progress_bar
 from minicnn.atomic import atomic_write
+from minicnn.cli import Parser
 
 __all__ = ["Remote", "Source", "SOURCES", "FetchError", "fetch", "fetch_if_missing", "main"]
 
@@ -324,7 +325,7 @@ def _positive(text):
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(prog="python -m minicnn.data.fetch", description=__doc__.split("\n\n")[0])
+    p = Parser(prog="python -m minicnn.data.fetch", description=__doc__.split("\n\n")[0])
     p.add_argument("name", choices=list(SOURCES), help="the dataset")
     p.add_argument("--root", default=None,
                    help="folder for the datasets; the files go to ROOT/<dataset> (default: $MINICNN_DATA, "

@@ -8,7 +8,7 @@ import time
 from safetensors import SafetensorError
 
 import minicnn as mc
-from minicnn import backend, distributed, models, nn, optim
+from minicnn import backend, distributed, fast, models, nn, optim
 from minicnn.atomic import write_json
 from minicnn.evaluate import predict_log_probs, score
 from minicnn.optim import lr_scheduler as sched
@@ -271,6 +271,9 @@ class Trainer:
 
     def _train(self):
         progress = not self.config["no_progress"]
+        if self.device == "cpu" and fast.enabled() and not fast.compiled_on_disk() and self.world.is_main:
+            print("numba compiles the CPU kernels in the first step (about 10 s, once: they are cached on disk); "
+                  "img/s leaves that step out", file=sys.stderr, flush=True)
         while self.epoch < self.config["epochs"]:
             metrics = self.train_epoch(progress)
             metrics.update(epoch=self.epoch + 1, lr=self.optimizer.param_groups[0]["lr"])

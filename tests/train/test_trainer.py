@@ -100,3 +100,36 @@ def test_a_diverging_loss_stops_the_run_and_says_what_is_on_disk(tmp_path, capsy
         assert trainer.run() == 1
     assert "stopped: the training loss became" in capsys.readouterr().err
     assert "last.safetensors" not in os.listdir(tmp_path)
+
+
+def test_a_first_run_says_numba_compiles_and_img_per_s_leaves_the_first_step_out(tmp_path, monkeypatch, capsys):
+    from minicnn import fast
+    from minicnn.train import trainer as trainer_module
+
+    monkeypatch.setattr(fast, "compiled_on_disk", lambda: False)
+    monkeypatch.setattr(fast, "enabled", lambda: True)
+    trainer = tiny.trainer(tmp_path, "--epochs", "1")
+    real_step, calls = trainer.train_step, []
+
+    def slow_first_step(x, y):               # the first step takes 2 s, as a numba compilation does
+        calls.append(1)
+        if len(calls) == 1:
+            trainer_module.time.sleep(2)
+        return real_step(x, y)
+
+    trainer.train_step = slow_first_step
+    assert trainer.run() == 0
+    assert "numba compiles the CPU kernels in the first step (about 10 s" in capsys.readouterr().err
+    (epoch,) = trainer.history
+    assert epoch["images_per_s"] > 4 * 16 / 2        # 4 batches of 16 in 2 s would be 32 img/s
+
+
+def test_compiled_kernels_are_found_in_numba_cache_dir(tmp_path, monkeypatch):
+    from minicnn import fast
+
+    monkeypatch.setattr(fast, "__file__", str(tmp_path / "package" / "__init__.py"))   # an empty __pycache__
+    monkeypatch.setenv("NUMBA_CACHE_DIR", str(tmp_path / "cache"))
+    assert not fast.compiled_on_disk()
+    (tmp_path / "cache" / "minicnn" / "fast").mkdir(parents=True)
+    (tmp_path / "cache" / "minicnn" / "fast" / "conv._im2col-38.py311.nbi").write_bytes(b"")
+    assert fast.compiled_on_disk()

@@ -133,3 +133,24 @@ def test_compiled_kernels_are_found_in_numba_cache_dir(tmp_path, monkeypatch):
     (tmp_path / "cache" / "minicnn" / "fast").mkdir(parents=True)
     (tmp_path / "cache" / "minicnn" / "fast" / "conv._im2col-38.py311.nbi").write_bytes(b"")
     assert fast.compiled_on_disk()
+
+
+def test_a_full_disk_when_writing_test_json_leaves_a_run_that_resume_scores(tmp_path, monkeypatch):
+    from minicnn.train import checkpoint
+    from minicnn.train import trainer as trainer_module
+
+    def full(obj, path):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path))
+
+    monkeypatch.setattr(trainer_module, "write_json", full)
+    with pytest.raises(TrainError, match=f"cannot write {tmp_path}/test.json: No space left on device. {tmp_path}/"
+                                         "last.safetensors holds the run at the end of epoch 1; once that is fixed, "
+                                         "go on with: python -m minicnn.train --resume"):
+        tiny.trainer(tmp_path).run()
+    monkeypatch.undo()
+    saved = checkpoint.read(tmp_path / "last.safetensors")
+    args = train.build_parser().parse_args(["--resume", str(tmp_path)])
+    assert checkpoint.left_to_do(saved, saved["config"], args, str(tmp_path)) == "test"
+    resumed = tiny.trainer(tmp_path)
+    resumed.restore(tmp_path / "last.safetensors", saved)
+    assert resumed.run() == 0 and json.load(open(tmp_path / "test.json"))["images"] == 32

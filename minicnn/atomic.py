@@ -1,5 +1,5 @@
 """Files written all at once or not at all: ``atomic_write(path)``, ``write_json(obj, path)`` and
-``save_figure(fig, path)``.
+``save_figure(fig, path)``; ``leftovers(folder)`` finds the temporary files a killed writer left.
 
 Checkpoints, run folders' config.json and metrics.csv, evaluation results, profiles and pictures
 all go through it, so that a reader (or a run resumed after ``kill -9`` or a power cut) finds
@@ -8,9 +8,13 @@ either the old file or the complete new one, never half of one.
 import contextlib
 import json
 import os
+import re
 import tempfile
 
-__all__ = ["atomic_write", "write_json", "save_figure"]
+__all__ = ["atomic_write", "write_json", "save_figure", "leftovers"]
+
+# ".<name>.<8 random characters>.tmp[<extension>]": the temporary file of atomic_write (mkstemp's).
+_TEMPORARY = re.compile(r"\..+\.[a-z0-9_]{8}\.tmp(\.[^.]+)?")
 
 
 def _fsync_folder(folder):
@@ -37,13 +41,15 @@ _FILE_MODE = _default_mode()    # read once at import: os.umask cannot be read w
 
 
 @contextlib.contextmanager
-def atomic_write(path, suffix=".tmp"):
+def atomic_write(path, suffix=""):
     """Write ``path`` all at once or not at all: yields a temporary file name in the same folder;
     when the block succeeds the file is flushed to disk and renamed onto ``path``; when it fails
     (Ctrl-C included) the temporary file is removed and ``path`` keeps its old content.
-    ``suffix`` lets writers that choose the format by extension (matplotlib) see the right one."""
+    ``suffix`` ends the temporary name, so that writers that choose the format by extension
+    (matplotlib) see the right one. SIGKILL or a power cut can still leave the temporary file:
+    ``leftovers`` finds it."""
     folder, name = os.path.split(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{name}.", suffix=suffix)
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{name}.", suffix=".tmp" + suffix)
     try:
         os.close(fd)
         yield tmp
@@ -62,6 +68,12 @@ def atomic_write(path, suffix=".tmp"):
             pass
         raise
     _fsync_folder(folder)
+
+
+def leftovers(folder):
+    """The temporary files that writers killed mid-way (SIGKILL, a power cut) left in ``folder``.
+    Only remove them when no other process can be writing there."""
+    return sorted(os.path.join(folder, name) for name in os.listdir(folder) if _TEMPORARY.fullmatch(name))
 
 
 def write_json(obj, path):

@@ -1,6 +1,7 @@
-"""What the command lines (train, evaluate, predict, summary, viz) do the same way: pick the
-device, name an unknown architecture's nearest matches, and load a trained model with an exit
-message instead of a traceback."""
+"""What the command lines (train, evaluate, predict, summary, viz) do the same way: a flag error on
+one line, pick the device, name an unknown architecture's nearest matches, and load a trained
+model with an exit message instead of a traceback."""
+import argparse
 import difflib
 import os
 
@@ -8,7 +9,15 @@ from minicnn import backend, models
 from minicnn.serialization import CheckpointError
 from minicnn.trained import load_trained
 
-__all__ = ["use_device", "unknown_arch", "load_for_command"]
+__all__ = ["Parser", "use_device", "unknown_arch", "load_for_command"]
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse's parser with its errors on one line: the usage block it prints first (18 lines for
+    train) pushed the one line that matters out of sight; --help still shows it all."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message} (--help lists every flag)\n")
 
 
 def use_device(command, flag, default="auto", pick=backend.pick_device):

@@ -7,14 +7,13 @@ The task: 12x12 images holding a noisy horizontal bar, vertical bar or diagonal 
 pool -> linear, its parameters plain Tensors updated by hand-written SGD, so every line
 of the training step is visible here. The Module/Optimizer layer wraps exactly this.
 """
-import argparse
 import time
 
 import numpy as np
 
 import minicnn as mc
 from minicnn import ops
-from minicnn.cli import use_device
+from minicnn.cli import Parser, use_device
 
 SIZE, CLASSES = 12, 3
 
@@ -57,7 +56,7 @@ def forward(p, x):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description="Train a tiny CNN on synthetic bars (minicnn demo).")
+    parser = Parser(prog="python -m minicnn.demo", description="Train a tiny CNN on synthetic bars (minicnn demo).")
     parser.add_argument("--steps", type=int, default=150)
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--lr", type=float, default=0.1)

@@ -24,7 +24,6 @@ The model comes back from the checkpoint through ``minicnn.trained.load_trained`
 (loss, accuracies, per-class accuracy, confusion matrix) is shared with ``python -m minicnn.train``,
 which scores the test set once at the end of a run.
 """
-import argparse
 import math
 import os
 import sys
@@ -36,7 +35,7 @@ from minicnn import backend, models, recipes
 from minicnn.data import DataError, DataLoader, load_dataset
 from minicnn.data import transforms as T
 from minicnn.atomic import save_figure, write_json
-from minicnn.cli import load_for_command
+from minicnn.cli import Parser, load_for_command
 from minicnn.progress import progress_bar
 
 __all__ = ["main", "build_parser", "score", "ten_crop_resize"]
@@ -47,7 +46,7 @@ def ten_crop_resize(size):
 
 
 def build_parser():
-    p = argparse.ArgumentParser(prog="python -m minicnn.evaluate", description=__doc__.split("\n\n")[0])
+    p = Parser(prog="python -m minicnn.evaluate", description=__doc__.split("\n\n")[0])
     p.add_argument("--checkpoint", required=True, help="a last.safetensors or best.safetensors from minicnn.train")
     p.add_argument("--ten-crop", action="store_true",
                    help="average the softmax of 4 corner + centre crops and their mirrors (AlexNet)")

@@ -8,13 +8,13 @@ normal, the scale of normalised images). Printed: the largest difference between
 output and minicnn's own on that batch, absolute and relative to minicnn's largest output.
 Needs ``pip install 'minicnn[onnx]'`` (onnx and onnxruntime).
 """
-import argparse
 import os
 import sys
 
 import numpy as np
 
 import minicnn as mc
+from minicnn.cli import Parser
 from minicnn.trained import load_trained
 from minicnn.serialization import CheckpointError
 
@@ -22,7 +22,7 @@ __all__ = ["main", "build_parser"]
 
 
 def build_parser():
-    p = argparse.ArgumentParser(prog="python -m minicnn.export", description=__doc__.split("\n\n")[0])
+    p = Parser(prog="python -m minicnn.export", description=__doc__.split("\n\n")[0])
     p.add_argument("--checkpoint", required=True, help="a last.safetensors or best.safetensors from minicnn.train")
     p.add_argument("--out", default=None, help="the .onnx file to write (default: next to the checkpoint, "
                                                "with the extension .onnx)")

@@ -15,20 +15,19 @@ garments, white (bright) on a black background, filling most of the square: a ph
 white table should be cropped to the shoe and inverted (``PIL.ImageOps.invert``) first, or its
 predictions mean little.
 """
-import argparse
 import sys
 
 import numpy as np
 
 import minicnn as mc
 from minicnn import backend, recipes
-from minicnn.cli import load_for_command
+from minicnn.cli import Parser, load_for_command
 
 __all__ = ["main", "build_parser", "load_images"]
 
 
 def build_parser():
-    p = argparse.ArgumentParser(prog="python -m minicnn.predict", description=__doc__.split("\n\n")[0])
+    p = Parser(prog="python -m minicnn.predict", description=__doc__.split("\n\n")[0])
     p.add_argument("--checkpoint", required=True, help="a last.safetensors or best.safetensors from minicnn.train")
     p.add_argument("images", nargs="+", metavar="IMAGE", help="PNG, JPEG or any image file Pillow reads")
     p.add_argument("--top", type=int, default=5, help="how many classes to show per image (default: 5)")

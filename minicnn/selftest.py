@@ -10,7 +10,6 @@ Each step runs in a process of its own, so one failing does not hide the others.
 to ``--out`` (default ``benchmarks/results/gpu-selftest/``): selftest.json and selftest.md, the
 benchmark's cpu_vs_gpu.{json,md,png}, and the two training runs. Exit status 1 if a step failed.
 """
-import argparse
 import csv
 import json
 import os
@@ -20,7 +19,7 @@ import time
 
 from minicnn import backend
 from minicnn.atomic import write_json
-from minicnn.cli import use_device
+from minicnn.cli import Parser, use_device
 from minicnn.progress import duration
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))     # the source checkout, if this is one
@@ -29,7 +28,7 @@ RESNET20_TARGETS = {"gpu_speedup": 10.0, "gpu_vs_torch_cuda": 3.0}
 
 
 def build_parser():
-    p = argparse.ArgumentParser(prog="python -m minicnn.selftest", description=__doc__.split("\n\n")[0])
+    p = Parser(prog="python -m minicnn.selftest", description=__doc__.split("\n\n")[0])
     p.add_argument("--device", default="cuda", help="the GPU to train on: cuda or cuda:N (default cuda; the test "
                    "matrix and the benchmark use cuda:0)")
     p.add_argument("--out", default=os.path.join(ROOT, "benchmarks", "results", "gpu-selftest"),

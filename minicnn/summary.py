@@ -13,7 +13,6 @@ running; an op hook sees every op inside it:
   convolutions see 7x7). Where branches meet (Inception, residual add, DenseNet concatenation)
   the larger field wins; after global pooling or flatten, an output sees the whole image.
 """
-import argparse
 import json
 import math
 from dataclasses import asdict, dataclass
@@ -22,7 +21,7 @@ import numpy as np
 
 from minicnn import models
 from minicnn.autograd import register_op_hook
-from minicnn.cli import unknown_arch, use_device
+from minicnn.cli import Parser, unknown_arch, use_device
 from minicnn.ops.conv import Conv2d as ConvOp
 from minicnn.ops.linear import Linear as LinearOp
 from minicnn.ops.pool import AdaptiveAvgPool2d as AdaptiveOp
@@ -206,8 +205,8 @@ def markdown_table():
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m minicnn.summary",
-                                     description="Print a model's layers, parameters, multiply-adds and receptive fields.")
+    parser = Parser(prog="python -m minicnn.summary",
+                    description="Print a model's layers, parameters, multiply-adds and receptive fields.")
     group = parser.add_mutually_exclusive_group(required=True)
     group.add_argument("--arch", help=f"one of: {', '.join(models.list())}")
     group.add_argument("--all", action="store_true", help="a Markdown table of every registered model")
@@ -234,7 +233,10 @@ def main(argv=None):
     kwargs = {"in_channels": input_size[0]}
     if args.num_classes is not None:
         kwargs["num_classes"] = args.num_classes
-    summary = summarize(models.get(args.arch, **kwargs), input_size)
+    try:
+        summary = summarize(models.get(args.arch, **kwargs), input_size)
+    except ValueError as e:          # an input too small for the model, a bad number of classes
+        raise SystemExit(f"minicnn summary: {e}") from e
     if args.json:
         print(json.dumps({**summary.to_dict(args.depth), "source": spec.source}, indent=2))
     else:

@@ -230,17 +230,16 @@ def test_scale_lr_multiplies_by_the_ranks_and_warms_up_from_the_single_process_l
     assert unscaled.param_groups[0]["lr"] == 0.1
 
 
-@needs_data
 def test_a_checkpoint_from_inside_an_epoch_resumes_only_with_the_same_number_of_ranks(tmp_path):
-    from minicnn.train import Trainer, build_parser, resolve
+    from minicnn.train import TrainError
+    from tests.train import tiny
 
-    config = resolve(build_parser().parse_args(["--arch", "lenet5", "--subset", "160", "--workers", "0"]))  # 144 train
-    state = Trainer(dict(config)).state()
+    state = tiny.trainer(tmp_path).state()
     state["batch"] = 1                                           # saved by Ctrl-C after one batch
     mc.save(state, tmp_path / "last.safetensors")
-    with pytest.raises(SystemExit, match=r"stopped inside an epoch of batches of 1 rank\(s\); resume it with "
+    with pytest.raises(TrainError, match=r"stopped inside an epoch of batches of 1 rank\(s\); resume it with "
                                          r"1 rank\(s\), not 2"):
-        Trainer(dict(config), TwinWorld()).restore(tmp_path / "last.safetensors")
+        tiny.trainer(tmp_path, world=TwinWorld()).restore(tmp_path / "last.safetensors")
 
 
 @needs_mpi

@@ -13,8 +13,7 @@ import minicnn as mc
 from minicnn import nn, optim, train
 from minicnn.data.datasets import DEBIAN_FASHION
 from minicnn.evaluate import predict_log_probs
-from minicnn.train.signals import StopSignals
-from minicnn.train.trainer import READ_EVERY
+from minicnn.train.epoch_sums import READ_EVERY
 
 pytestmark = pytest.mark.skipif(not os.path.isdir(DEBIAN_FASHION), reason="Fashion-MNIST is not installed "
                                 "(apt-get install dataset-fashion-mnist)")
@@ -23,11 +22,9 @@ pytestmark = pytest.mark.skipif(not os.path.isdir(DEBIAN_FASHION), reason="Fashi
 def _trainer(tmp_path, *flags):
     args = ["--arch", "lenet5_28", "--device", "cuda", "--subset", "400", "--batch-size", "16", "--epochs", "1",
             "--no-progress", "--out", str(tmp_path), *flags]
-    config = train.resolve(train.build_parser().parse_args(args))
-    config["device"] = "cuda:0"
-    trainer = train.Trainer(config)
-    trainer.folder = str(tmp_path)
-    return trainer
+    config = {**train.resolve(train.build_parser().parse_args(args)), "device": "cuda:0"}
+    data = train.build_loaders(config, "cuda:0")
+    return train.Trainer({**config, **data.facts, "world_size": 1}, data, str(tmp_path))
 
 
 def _host_syncs(cupy):
@@ -46,7 +43,7 @@ def test_a_training_step_reads_nothing_and_an_epoch_reads_once_per_read_every_st
     assert type(sums) is cupy.ndarray and sums.shape == (4,)
     steps = len(trainer.train_loader)
     with _host_syncs(cupy) as syncs:
-        metrics = trainer.train_epoch(False, StopSignals(False))
+        metrics = trainer.train_epoch()
     assert syncs.count == math.ceil(steps / READ_EVERY) <= steps, syncs.places
     assert trainer.running["images"] == 0 and math.isfinite(metrics["train_loss"])
     assert 0 <= metrics["train_top1"] <= 1
@@ -73,7 +70,7 @@ def test_the_epoch_sums_equal_the_per_step_values(cupy, tmp_path):
     expected = np.zeros(4)
     for x, y in batches:
         expected += trainer.train_step(x, y).get()
-    metrics = trainer.train_epoch(False, StopSignals(False))
+    metrics = trainer.train_epoch()
     images = sum(len(y) for _, y in batches)
     assert expected[3] == images
     assert metrics["train_loss"] == pytest.approx(expected[0] / images, rel=1e-6)
@@ -84,7 +81,7 @@ def test_a_nan_loss_stops_the_run_naming_the_batches_it_came_from(cupy, tmp_path
     trainer = _trainer(tmp_path)
     trainer.model.classifier[-1].weight.array[...] = cupy.nan
     with pytest.raises(FloatingPointError, match=rf"loss became nan at epoch 1, one of batches 1-{READ_EVERY}$"):
-        trainer.train_epoch(False, StopSignals(False))
+        trainer.train_epoch()
 
 
 def test_a_run_resumed_on_the_device_continues_bit_exact(cupy, tmp_path):

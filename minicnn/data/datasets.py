@@ -21,7 +21,7 @@ import numpy as np
 from minicnn.data.idx import DataError, read_idx
 
 __all__ = ["ArrayDataset", "fashion_mnist", "mnist", "cifar10", "cifar100", "image_folder", "load_dataset",
-           "DATASETS", "DataError", "DataMissing", "data_root"]
+           "DATASETS", "DataError", "DataMissing", "data_root", "candidate_folders", "DEBIAN_FASHION"]
 
 FASHION_CLASSES = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker",
                    "Bag", "Ankle boot"]
@@ -63,7 +63,8 @@ class ArrayDataset:
         return ArrayDataset(self.images[:n], self.labels[:n], self.classes, self.name)
 
 
-def _candidates(name, data_dir, extra=()):
+def candidate_folders(name, data_dir=None, extra=()):
+    """The folders a dataset's files are looked for in, in order (see the module docstring)."""
     folders = []
     if data_dir:
         folders.append(Path(data_dir))
@@ -76,7 +77,7 @@ def _candidates(name, data_dir, extra=()):
 
 def _find(name, data_dir, files, fetch_name, extra=(), hint=""):
     """The first candidate folder holding every file in ``files`` (each a tuple of accepted names)."""
-    folders = _candidates(name, data_dir, extra)
+    folders = candidate_folders(name, data_dir, extra)
     for folder in folders:
         found = [next((folder / n for n in names if (folder / n).is_file()), None) for names in files]
         if all(found):

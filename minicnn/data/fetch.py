@@ -35,9 +35,11 @@ import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
-from minicnn.data.datasets import DataError, DataMissing, data_root, load_dataset
+from minicnn.data import datasets
+from minicnn.data.datasets import DataError, DataMissing, candidate_folders, data_root, load_dataset
 from minicnn.progress import progress_bar
 from minicnn.atomic import atomic_write
+from minicnn.cli import Parser
 
 __all__ = ["Remote", "Source", "SOURCES", "FetchError", "fetch", "fetch_if_missing", "main"]
 
@@ -162,10 +164,11 @@ def _get(remote, folder, mirrors, timeout, retries, backoff, progress, say):
         if _download(url, part, timeout, retries, backoff, progress, errors):
             break
     else:
+        kept = (f": what has arrived is kept in {part.name} and resumed" if part.is_file() and part.stat().st_size
+                else "")
         raise FetchError(f"{remote.name} could not be downloaded:\n  " + "\n  ".join(errors) +
                          "\nCheck the network (behind a proxy, set HTTPS_PROXY and HTTP_PROXY), then run the fetch "
-                         f"again: what has arrived is kept in {part.name} and resumed. Or download {remote.name} by "
-                         f"hand from {mirrors[0]} and put it in {folder}.")
+                         f"again{kept}. Or download {remote.name} by hand from {mirrors[0]} and put it in {folder}.")
     wrong = _mismatch(remote, part)
     if wrong:
         part.unlink()
@@ -180,21 +183,29 @@ def _get(remote, folder, mirrors, timeout, retries, backoff, progress, say):
 
 
 def _download(url, part, timeout, retries, backoff, progress, errors):
-    """Bring ``part`` to the whole of ``url`` (resuming); False, with the reasons in ``errors``, on failure."""
-    for attempt in range(retries + 1):
-        if attempt:
-            time.sleep(backoff * 2 ** (attempt - 1))
-        try:
-            _transfer(url, part, timeout, progress)
-            return True
-        except urllib.error.HTTPError as e:
-            errors.append(f"{url}: HTTP {e.code} {e.reason}")
-            if e.code < 500 and e.code != 429:     # not there (404, 403 ...): asking again will not help
-                return False
-        except (OSError, http.client.HTTPException) as e:       # refused, reset, timed out, cut short
-            reason = getattr(e, "reason", None) or e
-            errors.append(f"{url}: {reason if str(reason) else type(reason).__name__}")
-    return False
+    """Bring ``part`` to the whole of ``url`` (resuming); False, with the reasons in ``errors`` (one line
+    per URL: each reason once, with how many tries met it), on failure."""
+    reasons = {}
+    try:
+        for attempt in range(retries + 1):
+            if attempt:
+                time.sleep(backoff * 2 ** (attempt - 1))
+            try:
+                _transfer(url, part, timeout, progress)
+                return True
+            except urllib.error.HTTPError as e:
+                reasons[f"HTTP {e.code} {e.reason}"] = reasons.get(f"HTTP {e.code} {e.reason}", 0) + 1
+                if e.code < 500 and e.code != 429:     # not there (404, 403 ...): asking again will not help
+                    return False
+            except (OSError, http.client.HTTPException) as e:       # refused, reset, timed out, cut short
+                reason = getattr(e, "reason", None) or e
+                reason = str(reason) or type(reason).__name__
+                reasons[reason] = reasons.get(reason, 0) + 1
+        return False
+    finally:
+        if reasons:
+            errors.append(f"{url}: " + "; ".join(reason + (f" ({n} tries)" if n > 1 else "")
+                                                 for reason, n in reasons.items()))
 
 
 def _transfer(url, part, timeout, progress):
@@ -316,6 +327,18 @@ def _unpacked_copy_intact(folder, members, say):
 
 
 # ---- command line --------------------------------------------------------------------------------
+def _installed_elsewhere(source):
+    """A folder other than the fetch's own where the loaders find every file of ``source`` (Debian's
+    package for Fashion-MNIST, $MINICNN_DATA), or None."""
+    names = [member.rsplit("/", 1)[-1] for member in source.members] or [remote.name for remote in source.files]
+    extra = [datasets.DEBIAN_FASHION] if source.folder == "fashion-mnist" else []
+    for folder in candidate_folders(source.folder, extra=extra):
+        if folder != data_root() / source.folder and all(
+                (folder / name).is_file() or (folder / name.removesuffix(".gz")).is_file() for name in names):
+            return folder
+    return None
+
+
 def _positive(text):
     value = float(text)
     if not value > 0:
@@ -324,7 +347,7 @@ def _positive(text):
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(prog="python -m minicnn.data.fetch", description=__doc__.split("\n\n")[0])
+    p = Parser(prog="python -m minicnn.data.fetch", description=__doc__.split("\n\n")[0])
     p.add_argument("name", choices=list(SOURCES), help="the dataset")
     p.add_argument("--root", default=None,
                    help="folder for the datasets; the files go to ROOT/<dataset> (default: $MINICNN_DATA, "
@@ -333,6 +356,11 @@ def main(argv=None):
     p.add_argument("--no-progress", action="store_true", help="no progress bar (logs, CI)")
     args = p.parse_args(argv)
     folder = Path(args.root) / SOURCES[args.name].folder if args.root else None
+    installed = None if args.root else _installed_elsewhere(SOURCES[args.name])
+    if installed:
+        print(f"{args.name}: already installed in {installed}, where training finds it; nothing to download "
+              "(--root DIR downloads a copy anyway)")
+        return 0
     try:
         fetch(args.name, folder, timeout=args.timeout, progress=not args.no_progress)
     except DataError as e:

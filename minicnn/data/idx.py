@@ -5,6 +5,7 @@ uint32 per dimension, then the values in C order. MNIST's images are type 0x08 (
 dimensions (count, rows, columns); its labels are uint8 with 1 dimension.
 """
 import gzip
+import zlib
 
 import numpy as np
 
@@ -24,8 +25,8 @@ def read_idx(path):
     try:
         with opener(path, "rb") as f:
             raw = f.read()
-    except (OSError, EOFError) as e:        # gzip raises these for truncated or non-gzip files
-        raise DataError(f"cannot read IDX file {path}: {e}") from e
+    except (OSError, EOFError, zlib.error) as e:    # truncated, not gzip, or damaged inside (a flipped byte)
+        raise DataError(f"cannot read IDX file {path} (damaged? download it again): {e}") from e
     if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] not in _TYPES:
         raise DataError(f"{path} is not an IDX file: bad magic number {raw[:4].hex() or '(empty)'} "
                         f"(expected 0000 followed by a type code and the number of dimensions)")

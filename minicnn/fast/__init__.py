@@ -26,7 +26,7 @@ import importlib.util
 import os
 import sys
 
-__all__ = ["available", "enabled", "set_enabled", "use", "threads", "set_threads"]
+__all__ = ["available", "enabled", "set_enabled", "use", "threads", "set_threads", "compiled_on_disk"]
 
 _enabled = os.environ.get("MINICNN_FAST", "1").strip() not in ("0", "false", "no", "off")
 
@@ -75,3 +75,13 @@ def set_threads(n):
     many as BLAS uses (the benchmarks measure 1 and 2)."""
     import numba
     numba.set_num_threads(min(n, numba.config.NUMBA_NUM_THREADS))
+
+
+def compiled_on_disk():
+    """Whether numba's cache holds compiled kernels (its index files, ``*.nbi``, next to this package
+    or in $NUMBA_CACHE_DIR): if not, the first training step compiles them, about 10 s."""
+    from pathlib import Path
+    folders = [Path(__file__).parent / "__pycache__"]
+    if os.environ.get("NUMBA_CACHE_DIR"):
+        folders.append(Path(os.environ["NUMBA_CACHE_DIR"]))
+    return any(next(folder.rglob("*.nbi"), None) for folder in folders if folder.is_dir())

@@ -21,15 +21,24 @@ data (see minicnn/recipes.py and ``--help``), at the input size the model zoo do
 ``mpirun -np N python -m minicnn.train ... --distributed`` trains data-parallel on N processes
 (minicnn/distributed.py): ``--batch-size`` is per rank, rank 0 alone writes the run folder.
 
-The pieces, one concept each: options.py (flags, their checks, the config), optimization.py
-(optimiser and schedule), holdout.py (the validation split), run_folder.py (folder, config.json,
-disk check), signals.py (stopping cleanly), metrics.py (log lines, metrics.csv, curves.png),
-trainer.py (the loop and its checkpoints), command.py (the command line that ties them).
+The library, one concept a file, raises TrainError and never exits: options.py (flags, their
+checks, the config), data.py (the loaders and the validation split of holdout.py),
+optimization.py (optimiser and schedule), run_folder.py (folder, its lock, config.json, disk
+check), checkpoint.py (what a checkpoint holds, its checks, resuming), signals.py (stopping
+cleanly), epoch_sums.py and profiling.py (what a step leaves behind), metrics.py (log lines,
+metrics.csv, curves.png), trainer.py (the loop). command.py, the command line, ties them and alone
+turns errors into messages and exit codes::
+
+    config = resolve(build_parser().parse_args(["--arch", "lenet5_28"])) | {"device": "cpu"}
+    data = loaders_for(train_set, test_set, config)        # in-memory ArrayDatasets
+    Trainer({**config, **data.facts}, data, folder).run()
 """
 from minicnn.train.command import main
+from minicnn.train.data import build_loaders, loaders_for
+from minicnn.train.errors import TrainError, UsageError
 from minicnn.train.options import OPTIMIZERS, SCHEDULES, build_parser, resolve
 from minicnn.train.optimization import make_optimizer, make_schedule
 from minicnn.train.trainer import Trainer
 
-__all__ = ["main", "build_parser", "resolve", "make_optimizer", "make_schedule", "Trainer", "OPTIMIZERS",
-           "SCHEDULES"]
+__all__ = ["main", "build_parser", "resolve", "build_loaders", "loaders_for", "make_optimizer", "make_schedule",
+           "Trainer", "TrainError", "UsageError", "OPTIMIZERS", "SCHEDULES"]

@@ -1,5 +1,3 @@
-import sys
+from minicnn.train.command import entry_point
 
-from minicnn.train.command import main
-
-sys.exit(main())
+entry_point()

@@ -8,6 +8,7 @@ out the same images.
 import numpy as np
 
 from minicnn.data import ArrayDataset
+from minicnn.train.errors import TrainError
 
 __all__ = ["validation_size", "split"]
 
@@ -17,7 +18,7 @@ _STREAM = 0x76616c      # "val": keeps this generator apart from the loader's [s
 
 def validation_size(n, val_split):
     """How many of ``n`` training images to hold out: ``val_split`` images, or that fraction of ``n``
-    (None: 10%, at most 5,000). SystemExit when that leaves no image on either side."""
+    (None: 10%, at most 5,000). TrainError when that leaves no image on either side."""
     if val_split is None:
         k = min(round(DEFAULT_SHARE * n), DEFAULT_MAX)
     elif isinstance(val_split, float):
@@ -26,7 +27,7 @@ def validation_size(n, val_split):
         k = val_split
     if not 1 <= k < n:
         shown = "the default 10%" if val_split is None else f"--val-split {val_split}"
-        raise SystemExit(f"minicnn train: {shown} holds out {k} of the {n} training images; validation and "
+        raise TrainError(f"{shown} holds out {k} of the {n} training images; validation and "
                          f"training each need at least one: use --val-split between 1 and {n - 1} images "
                          "(or a larger --subset)")
     return k

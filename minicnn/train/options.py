@@ -1,17 +1,18 @@
 """The training command's flags: the parser, their checks, and the config they resolve to.
 
 Every flag is checked here, before any data or model is touched: a mistake costs a second, not
-the minutes a dataset takes to load, and it is a short message naming the flag and the allowed
-range (exit code 2), never a traceback.
+the minutes a dataset takes to load, and it is a UsageError naming the flag and the allowed range,
+which the command prints as one line (exit code 2), never a traceback.
 """
 import argparse
 import math
-import os
 
 from minicnn import models, recipes
-from minicnn.cli import unknown_arch
+from minicnn.cli import Parser, unknown_arch
+from minicnn.train.errors import UsageError
 
-__all__ = ["build_parser", "check", "resolve", "resume_config", "checkpoint_of", "SCHEDULES", "OPTIMIZERS"]
+__all__ = ["build_parser", "check", "resolve", "SCHEDULES", "OPTIMIZERS", "RECIPE_KEYS", "FIXED_DEFAULTS",
+           "RESUMABLE"]
 
 SCHEDULES = ("multistep", "cosine", "plateau", "googlenet", "inception", "none")
 OPTIMIZERS = ("sgd", "rmsprop", "adam", "adamw")
@@ -46,7 +47,7 @@ def val_split(text):
 
 
 def build_parser():
-    p = argparse.ArgumentParser(prog="python -m minicnn.train", formatter_class=_HelpFormatter,
+    p = Parser(prog="python -m minicnn.train", formatter_class=_HelpFormatter,
                                 description="Train any registered model, e.g. --arch vgg16: the architecture's "
                                             "recipe on Fashion-MNIST unless flags say otherwise. Validation is "
                                             "held out of the training set; the test set is scored once, at the "
@@ -128,22 +129,20 @@ _RULES = {
 }
 
 
-def check(args, parser):
-    """Every flag's range, the architecture's name and the combinations that cannot work; exits 2."""
+def check(args):
+    """Every flag's range, the architecture's name and the combinations that cannot work; UsageError."""
     for key, (ok, rule) in _RULES.items():
         value = getattr(args, key)
         if value is not None and not ok(value):            # NaN fails every rule too
-            parser.error(f"--{key.replace('_', '-')} must be {rule}, got {value}")
+            raise UsageError(f"--{key.replace('_', '-')} must be {rule}, got {value}")
     if not args.arch and not args.resume:
-        parser.error("--arch is required (or --resume a run)")
+        raise UsageError("--arch is required (or --resume a run)")
     if args.arch and args.arch not in models.list():
-        parser.error(unknown_arch(args.arch))
+        raise UsageError(unknown_arch(args.arch))
     if args.warmup_epochs and args.schedule == "plateau":
-        parser.error("--warmup-epochs does not combine with --schedule plateau")
+        raise UsageError("--warmup-epochs does not combine with --schedule plateau")
     if args.exercises and not os.path.isdir(args.exercises):
-        parser.error(f"--exercises {args.exercises}: no such folder (python -m minicnn.exercises start NAME makes it)")
-    if args.resume and args.out is not None:
-        parser.error("--out: a resumed run stays in its own folder; drop --out")
+        raise UsageError(f"--exercises {args.exercises}: no such folder (python -m minicnn.exercises start NAME makes it)")
 
 
 def resolve(args):
@@ -159,37 +158,6 @@ def resolve(args):
     if config["out"] is None:
         config["out"] = "runs"
     if config["warmup_epochs"] and config["schedule"] == "plateau":     # the recipe's schedule may be plateau
-        raise SystemExit("minicnn train: --warmup-epochs does not combine with the plateau schedule of "
+        raise UsageError("--warmup-epochs does not combine with the plateau schedule of "
                          f"{args.arch}'s recipe; add --schedule with another one")
-    return config
-
-
-def checkpoint_of(resume, parser):
-    """The checkpoint file --resume names: the file itself, or a run folder's last.safetensors."""
-    path = os.path.join(resume, "last.safetensors") if os.path.isdir(resume) else resume
-    if not os.path.isfile(path):
-        where = "this folder has no last.safetensors" if os.path.isdir(resume) else "no such file"
-        parser.error(f"--resume {resume}: {where}; give a run folder or its last.safetensors")
-    return path
-
-
-def resume_config(saved, args, parser):
-    """The config of a resumed run: the saved one, with only what RESUMABLE allows taken from the flags.
-
-    A recipe flag (--arch, --lr, ...) that differs from the run's is an error: the run would go on
-    with a mix of two configurations that no run folder describes.
-    """
-    given = {key: value for key, value in vars(args).items() if value is not None and key not in ("resume", "out")}
-    shown = lambda key: "the default" if saved.get(key) is None else saved[key]     # noqa: E731
-    conflicts = [f"--{key.replace('_', '-')} {value} (the run's: {shown(key)})" for key, value in given.items()
-                 if key not in RESUMABLE and value != saved.get(key)]
-    if conflicts:
-        parser.error(f"--resume {args.resume} continues a {saved['arch']} run as it was started, but "
-                     f"{', '.join(conflicts)} differ{'s' if len(conflicts) == 1 else ''} from it: drop "
-                     f"{'that flag' if len(conflicts) == 1 else 'those flags'}, or start a new run with "
-                     f"{'it' if len(conflicts) == 1 else 'them'} (without --resume)")
-    config = dict(saved)
-    config.update({key: value for key, value in given.items() if key in RESUMABLE})
-    config.update(resume=args.resume, no_progress=args.no_progress, distributed=args.distributed,
-                  profile_steps=args.profile_steps)
     return config

@@ -1,72 +1,42 @@
-"""One training run: data (train, held-out validation, test), model, optimiser and schedule; the
-epochs, their checkpoints, and the test score of the best checkpoint at the end."""
+"""One training run, given its data and its run folder: model, optimiser and schedule; the epochs,
+their checkpoints, and the test score of the best checkpoint at the end."""
 import contextlib
-import math
 import os
 import sys
 import time
 
+from safetensors import SafetensorError
+
 import minicnn as mc
-from minicnn import backend, distributed, models, nn, optim, recipes
-from minicnn.atomic import atomic_write, write_json
-from minicnn.data import DataLoader, load_dataset
+from minicnn import backend, distributed, fast, models, nn, optim
+from minicnn.atomic import write_json
 from minicnn.evaluate import predict_log_probs, score
 from minicnn.optim import lr_scheduler as sched
-from minicnn.profiler import Profiler
 from minicnn.progress import duration, progress_bar
-from minicnn.serialization import CheckpointError
-from minicnn.train import holdout, run_folder
+from minicnn.train import checkpoint, run_folder
+from minicnn.train.checkpoint import BEST, LAST, TEST
+from minicnn.train.epoch_sums import EpochSums
+from minicnn.train.errors import TrainError
 from minicnn.train.metrics import epoch_line, plot_curves, write_metrics
 from minicnn.train.optimization import LENGTH_BOUND, make_optimizer, make_schedule
-from minicnn.train.signals import StopRequested, StopSignals
-from minicnn.trained import load_weights
+from minicnn.train.profiling import StepProfiler
+from minicnn.train.signals import StopRequested, StopSignals, moment, signal_name
 
 __all__ = ["Trainer"]
 
-LAST, BEST, TEST = "last.safetensors", "best.safetensors", "test.json"
-READ_EVERY = 10     # GPU training steps between two reads of the loss sums on the host
-
-
-def _fresh_running():
-    """This epoch's sums so far (saved in checkpoints from inside an epoch)."""
-    return {"images": 0, "loss_sum": 0.0, "aux_sum": 0.0, "correct": 0}
-
 
 class Trainer:
-    """One training run: data, model, optimiser, schedule, run folder; epochs with checkpoints."""
+    """One training run. ``config`` is the resolved config with the data's facts in it
+    (``data.facts``) and a concrete ``device`` ("cpu", "cuda:0"); ``data`` its loaders
+    (minicnn.train.data); ``folder`` the run folder, which the caller holds (run_folder.locked)."""
 
-    def __init__(self, config, world=distributed.SINGLE_PROCESS):
-        self.config, self.world = config, world
-        config["world_size"] = world.size
-        self.device = world.device(config["device"] or "auto")
+    def __init__(self, config, data, folder, world=distributed.SINGLE_PROCESS):
+        self.config, self.folder, self.world, self.device = config, folder, world, config["device"]
+        self.train_loader, self.val_loader, self.test_loader = data.train_loader, data.val_loader, data.test_loader
+        self.classes = config["classes"]
         mc.manual_seed(config["seed"])
-        train, test = (load_dataset(config["dataset"], split, config["data_dir"]) for split in ("train", "test"))
-        if config["subset"]:
-            train, test = train.subset(config["subset"]), test.subset(config["subset"])
-        train, val = holdout.split(train, holdout.validation_size(len(train), config.get("val_split")),
-                                   config["seed"])
-        self.classes = train.classes
-        channels, image_size = train.images.shape[1], train.images.shape[2]
-        self.size = recipes.input_size(config["arch"], image_size)
-        config.update(input_size=[channels, self.size, self.size], image_size=image_size, classes=self.classes,
-                      train_images=len(train), val_images=len(val), test_images=len(test))
-        flip = not config["no_flip"] and config["dataset"] not in ("mnist",)
-        tf = lambda is_train: recipes.make_transform(config["dataset"], channels, self.size, image_size,  # noqa: E731
-                                                     is_train, flip)
-        shard = dict(rank=world.rank, world_size=world.size)
-        self.train_loader = DataLoader(train, config["batch_size"], shuffle=True, drop_last=True,
-                                       transform=tf(config["augment"]), seed=config["seed"], device=self.device,
-                                       prefetch=config["workers"], **shard)
-        self.val_loader = DataLoader(val, config["batch_size"], transform=tf(False), device=self.device,
-                                     prefetch=config["workers"], **shard)
-        # Rank 0 alone scores the test set, once, at the end: no collective, no shard.
-        self.test_loader = DataLoader(test, config["batch_size"], transform=tf(False), device=self.device,
-                                      prefetch=config["workers"])
-        if len(self.train_loader) == 0:
-            raise SystemExit(f"minicnn train: --batch-size {config['batch_size']} x {world.size} rank(s) is larger "
-                             f"than the {len(train)} training images left after holding out {len(val)} for "
-                             "validation")
-        self.model = models.get(config["arch"], num_classes=len(self.classes), in_channels=channels).to(self.device)
+        self.model = models.get(config["arch"], num_classes=len(self.classes),
+                                in_channels=config["input_size"][0]).to(self.device)
         world.broadcast_module(self.model)
         self.average_gradients = distributed.GradientAverager(world, self.model.parameters())
         self.optimizer = make_optimizer(config, self.model.parameters(), world)
@@ -75,48 +45,51 @@ class Trainer:
         self.aux_weight = config["aux_weight"] if config["aux_weight"] is not None else \
             getattr(self.model, "aux_loss_weight", 0.0)
         self.has_aux = bool(getattr(self.model, "aux_logits", False))
-        self.epoch, self.batch, self.best = 0, 0, -1.0
-        self.running = _fresh_running()
-        self.unread, self.unread_steps = None, 0        # device sums of the steps not yet in running
-        self.history = []
+        self.epoch, self.batch, self.best, self.history = 0, 0, -1.0, []
+        self.sums = EpochSums(self.device)
         self.saved_at, self.saved_time = None, time.monotonic()    # (epoch, batch) and time of the newest last
-        self.profiler, self.steps_run, self.profiled = Profiler(), 0, 0
+        self.profiling = StepProfiler(config["profile_steps"], folder, f"{config['arch']}, batch "
+                                      f"{config['batch_size']}, on {backend.device_name(self.device)}", world.is_main)
+        self.stop = StopSignals(enabled=False)
+
+    @property
+    def running(self):
+        """This epoch's sums so far (the checkpoint's "running")."""
+        return self.sums.totals
+
+    @running.setter
+    def running(self, totals):
+        self.sums.totals = dict(totals)
 
     # ---- checkpoints ----------------------------------------------------------------------
     def state(self):
-        return {"model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
-                "schedule": self.schedule.state_dict() if self.schedule else {},
-                "epoch": self.epoch, "batch": self.batch, "running": self.running, "best_top1": self.best,
-                "history": self.history,
-                "rng": mc.random.get_state(), "config": self.config}
+        return checkpoint.state(self)
+
+    def restore(self, path, content=None):
+        """Continue from the checkpoint at ``path`` (``content``: it, read by checkpoint.read already)."""
+        checkpoint.restore(self, path, content if content is not None else checkpoint.read(path))
 
     def save(self, name):
-        if self.world.is_main:
+        """Save the checkpoint ``name`` (rank 0 alone); signals wait until it is complete."""
+        if not self.world.is_main:
+            return
+        with self._writing(name), self.stop.held():
+            moment("save")
             mc.save(self.state(), os.path.join(self.folder, name))
-            if name == LAST:
+            if name == LAST:            # inside: a signal held during the save is raised at the block's end
                 self.saved_at, self.saved_time = (self.epoch, self.batch), time.monotonic()
 
-    def restore(self, path, checkpoint=None):
-        """Continue from ``path`` (``checkpoint``: its content, when the caller has read it already)."""
-        ckpt = checkpoint if checkpoint is not None else mc.load(path)
-        saved_world = ckpt["config"].get("world_size", 1)
-        if ckpt["batch"] and saved_world != self.world.size:
-            raise SystemExit(f"--resume {path}: stopped inside an epoch of batches of {saved_world} rank(s); "
-                             f"resume it with {saved_world} rank(s), not {self.world.size}")
+    @contextlib.contextmanager
+    def _writing(self, name):
+        """A full disk (or any failure to write) as a TrainError that says what is on disk."""
         try:
-            load_weights(self.model, ckpt["model"], path, self.config["arch"])
-        except CheckpointError as e:
-            raise SystemExit(f"minicnn train: --resume: {e}")
-        self.optimizer.load_state_dict(ckpt["optimizer"])
-        if self.schedule:
-            self.schedule.load_state_dict(ckpt["schedule"])
-        self.epoch, self.batch, self.best = ckpt["epoch"], ckpt["batch"], ckpt["best_top1"]
-        self.running, self.history = {**_fresh_running(), **ckpt["running"]}, ckpt["history"]
-        rng = ckpt["rng"]
-        if "device" not in rng:            # written before the device stream was saved: NumPy's state alone
-            rng = {"cpu": rng, "device": mc.random.get_state()["device"]}
-        mc.random.set_state(rng)
-        self.saved_at = (self.epoch, self.batch)
+            yield
+        except (OSError, SafetensorError) as e:
+            reason = getattr(e, "strerror", None) or str(e)
+            then = ("once that is fixed, go on with: python -m minicnn.train --resume " + self.folder
+                    if self.saved_at else "once that is fixed, start the run again")
+            raise TrainError(f"cannot write {os.path.join(self.folder, name)}: {reason}. {self._saved()}; "
+                             f"{then}") from e
 
     def rebuild_schedule(self, planned):
         """After --epochs changed the length of a run whose schedule depends on it (cosine,
@@ -134,84 +107,33 @@ class Trainer:
                 f"{group['lr']:.3g}, as if the run had started with --epochs {self.config['epochs']}")
 
     # ---- one epoch ------------------------------------------------------------------------
-    def train_epoch(self, progress, stop):
+    def train_epoch(self, progress=False):
+        """One epoch (from ``self.batch`` when resuming inside it); returns its metrics. Stops after
+        the current step when a stop signal came (StopRequested)."""
         self.model.train()
-        self.train_loader.set_epoch(self.epoch, skip=self.batch)    # resuming inside an epoch: these are done
-        steps_per_epoch = len(self.train_loader)
-        start, timed = time.perf_counter(), 0
-        bar = progress_bar(steps_per_epoch, f"epoch {self.epoch + 1}/{self.config['epochs']}",
-                           progress and self.world.is_main, initial=self.batch)
-        allreduce_seconds, steps = self.average_gradients.seconds, 0
-        every = 60 * self.config.get("checkpoint_every", 0)
-        # On a GPU, reading the sums makes the host wait for the device: once per READ_EVERY steps.
-        read_every = 1 if self.device == "cpu" else READ_EVERY
-        for b, (x, y) in enumerate(self.train_loader, start=self.batch):
-            profiling = 1 <= self.steps_run <= self.config["profile_steps"]     # step 0 warms up
-            with self.profiler if profiling else contextlib.nullcontext():
-                sums = self.train_step(x, y)
-            self.steps_run += 1
-            steps += 1
-            if profiling:
-                self.profiled += 1
-                if self.profiled == self.config["profile_steps"]:
-                    self.write_profile()
-            self.batch = b + 1
-            self.unread = sums if self.unread is None else self.unread + sums
-            self.unread_steps += 1
-            timed += len(y)
-            save_now = every and time.monotonic() - self.saved_time >= every and self.batch < steps_per_epoch
-            if stop.signum is not None or save_now or steps % read_every == 0:
-                self.read_sums()
-                bar.set_postfix(self._postfix(timed, time.perf_counter() - start, steps, steps_per_epoch),
-                                refresh=False)      # update() draws it, with the new count
-            if stop.signum is not None:
+        self.train_loader.set_epoch(self.epoch, skip=self.batch)
+        steps = len(self.train_loader)
+        bar = progress_bar(steps, f"epoch {self.epoch + 1}/{self.config['epochs']}", progress and self.world.is_main,
+                           initial=self.batch)
+        speed = _Speed(warm=self.profiling.steps_run > 0)
+        allreduce_seconds = self.average_gradients.seconds
+        for x, y in self.train_loader:
+            with self.profiling.step():
+                self.sums.add(self.train_step(x, y))
+            self.batch += 1
+            speed.step(len(y))
+            timed_save = self._timed_save_due() and self.batch < steps
+            if self.stop.signum is not None or timed_save or self.sums.due():
+                self.sums.read(self.epoch, self.batch)
+                bar.set_postfix(self._postfix(speed, steps), refresh=False)    # update() draws it
+            if self.stop.signum is not None:
                 raise StopRequested
-            if save_now:
+            if timed_save:
                 self.save(LAST)                 # bounds what a kill -9 or a power cut costs
             bar.update(1)
-        self.read_sums()
+        self.sums.read(self.epoch, self.batch)
         bar.close()
-        elapsed = max(time.perf_counter() - start, 1e-9)
-        run = self.running
-        images, loss_sum, aux_sum, correct, timed = self.world.sum([run["images"], run["loss_sum"], run["aux_sum"],
-                                                                    run["correct"], timed])
-        metrics = {"train_loss": loss_sum / images, "train_top1": correct / images, "images_per_s": timed / elapsed}
-        if self.has_aux:
-            metrics["train_aux_loss"] = aux_sum / images
-        if self.world.size > 1:
-            metrics["allreduce_ms"] = 1000 * (self.average_gradients.seconds - allreduce_seconds) / max(steps, 1)
-        self.running = _fresh_running()
-        return metrics
-
-    def read_sums(self):
-        """Add the device sums of the steps since the last read to this epoch's running sums: one
-        host synchronisation. A non-finite loss among those steps stops the run."""
-        if self.unread is None:
-            return
-        loss_sum, aux_sum, correct, images = backend.to_device(self.unread, "cpu").tolist()
-        first, self.unread = self.batch - self.unread_steps + 1, None
-        if not math.isfinite(loss_sum + aux_sum):
-            where = f"batch {self.batch}" if first == self.batch else f"one of batches {first}-{self.batch}"
-            raise FloatingPointError(f"the training loss became {loss_sum + aux_sum} at epoch {self.epoch + 1}, "
-                                     f"{where}")
-        run = self.running
-        run["images"] += int(images)
-        run["loss_sum"] += loss_sum
-        run["aux_sum"] += aux_sum
-        run["correct"] += int(correct)
-        self.unread_steps = 0
-
-    def _postfix(self, timed, elapsed, steps, steps_per_epoch):
-        """The progress numbers: this epoch's loss (aux apart) and top-1 so far, speed, and the ETA of
-        the whole run at this session's speed."""
-        run = self.running
-        left = steps_per_epoch - self.batch + (self.config["epochs"] - self.epoch - 1) * steps_per_epoch
-        postfix = {"loss": f"{run['loss_sum'] / run['images']:.4f}"}
-        if self.has_aux:
-            postfix["aux loss"] = f"{run['aux_sum'] / run['images']:.4f}"
-        postfix.update({"top-1": f"{run['correct'] / run['images']:.3f}", "img/s": f"{timed / elapsed:.0f}",
-                        "run ETA": duration(left * elapsed / steps)})
-        return postfix
+        return self._epoch_metrics(speed, allreduce_seconds)
 
     def train_step(self, x, y):
         """Forward, loss, backward, update. Returns [loss * n, auxiliary loss * n, correct, n] of the
@@ -225,6 +147,7 @@ class Trainer:
             extra = self.aux_weight * self.loss_fn(head, y)
             aux = extra.array if aux is None else aux + extra.array
             loss = loss + extra
+        moment("step")
         self.optimizer.zero_grad()
         loss.backward()
         self.average_gradients()
@@ -237,25 +160,35 @@ class Trainer:
         no_aux = xp.zeros_like(main)
         return xp.stack([main * n, no_aux if aux is None else aux * n, correct, no_aux + n]).astype(xp.float64)
 
-    def write_profile(self):
-        if not self.world.is_main:
-            return
-        with atomic_write(os.path.join(self.folder, "profile.txt")) as tmp, open(tmp, "w") as f:
-            f.write(f"{self.profiled} training step{'s' * (self.profiled != 1)} of {self.config['arch']}, batch "
-                    f"{self.config['batch_size']}, on {backend.device_name(self.device)}\n\n")
-            f.write(self.profiler.table(sort_by="time", top=25) + "\n")
-        self.profiler.to_json(os.path.join(self.folder, "profile.json"))
-        self.profiler.to_chrome_trace(os.path.join(self.folder, "trace.json"))
-        print(f"\nprofiled {self.profiled} step{'s' * (self.profiled != 1)}: {self.folder}/profile.txt; open "
-              f"{self.folder}/trace.json in https://ui.perfetto.dev", file=sys.stderr, flush=True)
+    def _timed_save_due(self):
+        every = 60 * self.config.get("checkpoint_every", 0)
+        return every and time.monotonic() - self.saved_time >= every
 
-    def _finish_profile(self):
-        """At the end of a run (a stop signal and a diverging loss included) that profiled fewer steps than asked."""
-        if 0 < self.profiled < self.config["profile_steps"]:
-            self.write_profile()
-        elif self.profiled == 0 and self.config["profile_steps"] and self.steps_run <= 1 and self.world.is_main:
-            print(f"--profile-steps: nothing profiled, the run made {self.steps_run} step(s) and the first one "
-                  "only warms up", file=sys.stderr)
+    def _epoch_metrics(self, speed, allreduce_seconds):
+        """The epoch's loss, top-1 and speed over all ranks; the sums start again at zero."""
+        run = self.sums.totals
+        images, loss_sum, aux_sum, correct, timed, seconds = self.world.sum(
+            [run["images"], run["loss_sum"], run["aux_sum"], run["correct"], *speed.totals()])
+        metrics = {"train_loss": loss_sum / images, "train_top1": correct / images,
+                   "images_per_s": timed / max(seconds / self.world.size, 1e-9)}
+        if self.has_aux:
+            metrics["train_aux_loss"] = aux_sum / images
+        if self.world.size > 1:
+            metrics["allreduce_ms"] = 1000 * (self.average_gradients.seconds - allreduce_seconds) / max(speed.steps, 1)
+        self.sums = EpochSums(self.device)
+        return metrics
+
+    def _postfix(self, speed, steps_per_epoch):
+        """The progress numbers: this epoch's loss (aux apart) and top-1 so far, speed, and the ETA of
+        the whole run at this session's speed."""
+        left = steps_per_epoch - self.batch + (self.config["epochs"] - self.epoch - 1) * steps_per_epoch
+        postfix = {"loss": f"{self.sums.mean('loss_sum'):.4f}"}
+        if self.has_aux:
+            postfix["aux loss"] = f"{self.sums.mean('aux_sum'):.4f}"
+        timed, seconds = speed.totals()
+        postfix.update({"top-1": f"{self.sums.mean('correct'):.3f}", "img/s": f"{timed / max(seconds, 1e-9):.0f}",
+                        "run ETA": duration(left * seconds / max(speed.timed_steps, 1))})
+        return postfix
 
     def validate(self):
         """Loss, top-1 and top-5 on the held-out validation images (each rank scores its shard).
@@ -264,6 +197,7 @@ class Trainer:
         sums, total = None, 0
         with mc.no_grad():
             for x, y in self.val_loader:
+                moment("validate")
                 logits = self.model(x)
                 n = len(y)
                 xp = backend.get_array_module(logits.array)
@@ -280,60 +214,96 @@ class Trainer:
         best = mc.load(os.path.join(self.folder, BEST))
         self.model.load_state_dict(best["model"])
         self.model.eval()
+        moment("test")
         log_probs, labels = predict_log_probs(self.model, self.test_loader, ten_crop=False)
         results = {"checkpoint": BEST, "epoch": best["epoch"], "chosen_by": "val_top1",
                    "val_top1": best["best_top1"], "split": "test", "dataset": self.config["dataset"],
                    "images": len(labels), **score(log_probs, labels, self.classes)}
-        write_json(results, os.path.join(self.folder, TEST))
+        with self._writing(TEST):
+            write_json(results, os.path.join(self.folder, TEST))
         print(f"test ({len(labels)} images, best.safetensors = epoch {best['epoch']}, chosen by validation top-1 "
               f"{best['best_top1']:.4f}): loss {results['loss']:.4f}  top-1 {results['top1']:.4f}  "
               f"top-{results['topk']} {results['top5']:.4f}; per class in {os.path.join(self.folder, TEST)}",
               flush=True)
 
     # ---- the run ----------------------------------------------------------------------------
-    def run(self, folder):
-        self.folder = folder
-        if self.world.is_main:
-            run_folder.check_space(folder, 4 * 3 * self.model.num_parameters())
-            run_folder.write_config(folder, self.config, self.device)
-        self.saved_time = time.monotonic()
-        progress = not self.config["no_progress"]
-        # Not with several ranks: mpirun delivers a signal to each rank at its own moment, and a rank
-        # that stops while others wait in an Allreduce hangs the job; there a signal ends the job and
-        # the newest checkpoint is the one to resume from.
-        with StopSignals(self.world.size == 1) as stop:
+    def run(self, stop=None):
+        """Train the epochs left, then score the test set; returns the exit code (0, 1 for a
+        diverging loss, 128 + a signal's number when ``stop`` (StopSignals) stopped it).
+        TrainError when the run folder cannot be written."""
+        self.stop = stop or StopSignals(enabled=False)
+        try:
+            self._prepare_folder()
             try:
-                while self.epoch < self.config["epochs"]:
-                    metrics = self.train_epoch(progress, stop)
-                    metrics.update(epoch=self.epoch + 1, lr=self.optimizer.param_groups[0]["lr"])
-                    if (self.epoch + 1) % self.config["eval_every"] == 0 or self.epoch + 1 == self.config["epochs"]:
-                        metrics.update(self.validate())
-                    self._step_schedule(metrics)
-                    self.epoch, self.batch = self.epoch + 1, 0
-                    self.history.append(metrics)
-                    self._log(metrics)
-                    if metrics.get("val_top1", -1) > self.best:
-                        self.best = metrics["val_top1"]
-                        self.save(BEST)
-                    self.save(LAST)
+                with self.stop.training():
+                    self._train()
             except StopRequested:
-                self.save(LAST)
-                print(f"\n{stop.name}: stopped at epoch {self.epoch + 1}, batch {self.batch}; the checkpoint is "
-                      f"saved. Resume with:\n  python -m minicnn.train --resume {folder}", file=sys.stderr)
-                return 128 + stop.signum
-            except KeyboardInterrupt:
-                how = f"second {stop.name}" if stop.signum else "Ctrl-C"
-                print(f"\nstopped at once ({how}); {self._saved()}", file=sys.stderr)
-                return 128 + (stop.signum or 2)
-            except FloatingPointError as e:
-                print(f"\nstopped: {e}. {self._saved()}. Try a lower --lr or --clip.", file=sys.stderr)
-                return 1
-            finally:
-                self._finish_profile()
-        if self.world.is_main:
-            print(f"done: best validation top-1 {self.best:.4f}; run folder {folder}", flush=True)
-            self.test_best()
+                return self._stopped()
+            if self.world.is_main:
+                print(f"done: best validation top-1 {self.best:.4f}; run folder {self.folder}", flush=True)
+                self.test_best()
+        except StopRequested:       # outside training: nothing to finish, nothing lost
+            trained = self.epoch >= self.config["epochs"]
+            print(f"\n{self.stop.name}: stopped {'while scoring the test set' if trained else 'before training'}; "
+                  f"{self._saved()}." + (f" Score the test set with:\n  python -m minicnn.train --resume "
+                                         f"{self.folder}" if trained else ""), file=sys.stderr)
+            return 128 + self.stop.signum
+        except KeyboardInterrupt:
+            how = f"{signal_name(self.stop.again)} after {self.stop.name}" if self.stop.again else "Ctrl-C"
+            print(f"\nstopped at once ({how}); {self._saved()}", file=sys.stderr)
+            return 128 + (self.stop.signum or 2)
+        except FloatingPointError as e:
+            print(f"\nstopped: {e}. {self._saved()}. Try a lower --lr or --clip.", file=sys.stderr)
+            return 1
+        finally:
+            self.profiling.finish()
         return 0
+
+    def _prepare_folder(self):
+        if not self.world.is_main:
+            return
+        run_folder.check_space(self.folder, 4 * 3 * self.model.num_parameters(), resumed=self.saved_at is not None)
+        with self._writing("config.json"):
+            run_folder.write_config(self.folder, self.config, self.device)
+        if self.history:            # a run killed between its checkpoint and metrics.csv: catch up
+            self._write_logs()
+        self.saved_time = time.monotonic()
+
+    def _train(self):
+        progress = not self.config["no_progress"]
+        if self.device == "cpu" and fast.enabled() and not fast.compiled_on_disk() and self.world.is_main:
+            print("numba compiles the CPU kernels in the first step (about 10 s, once: they are cached on disk); "
+                  "img/s leaves that step out", file=sys.stderr, flush=True)
+        while self.epoch < self.config["epochs"]:
+            metrics = self.train_epoch(progress)
+            metrics.update(epoch=self.epoch + 1, lr=self.optimizer.param_groups[0]["lr"])
+            if (self.epoch + 1) % self.config["eval_every"] == 0 or self.epoch + 1 == self.config["epochs"]:
+                metrics.update(self.validate())
+            self._step_schedule(metrics)
+            self.epoch, self.batch = self.epoch + 1, 0
+            self.history.append(metrics)
+            if metrics.get("val_top1", -1) > self.best:
+                self.best = metrics["val_top1"]
+                self.save(BEST)
+            self.save(LAST)
+            self._write_logs()          # after the checkpoint: metrics.csv is never ahead of it
+            if self.world.is_main:
+                print(epoch_line(metrics, self.world.size), flush=True)
+            if self.stop.signum is not None:        # came during validation or the saves
+                raise StopRequested
+
+    def _stopped(self):
+        """After a stop signal inside training: save last.safetensors (unless it holds this moment
+        already), say so, and return 128 + the signal's number."""
+        if self.saved_at != (self.epoch, self.batch):
+            try:
+                self.save(LAST)
+            except KeyboardInterrupt:           # a second signal came while saving: the save was finished first
+                pass
+        where = f"epoch {self.epoch + 1}, batch {self.batch}" if self.batch else f"the end of epoch {self.epoch}"
+        print(f"\n{self.stop.name}: stopped at {where}; {self._saved()}. Resume with:\n  python -m minicnn.train "
+              f"--resume {self.folder}", file=sys.stderr)
+        return 128 + self.stop.signum
 
     def _saved(self):
         """What last.safetensors holds now, in words."""
@@ -350,9 +320,35 @@ class Trainer:
         elif self.schedule is not None:
             self.schedule.step()
 
-    def _log(self, m):
+    def _write_logs(self):
         if not self.world.is_main:
             return
-        print(epoch_line(m, self.world.size), flush=True)
-        write_metrics(self.history, os.path.join(self.folder, "metrics.csv"))
-        plot_curves(self.history, os.path.join(self.folder, "curves.png"), self.config["arch"])
+        with self._writing("metrics.csv"):
+            write_metrics(self.history, os.path.join(self.folder, "metrics.csv"))
+        with self._writing("curves.png"):
+            plot_curves(self.history, os.path.join(self.folder, "curves.png"), self.config["arch"])
+
+
+class _Speed:
+    """Images per second over this session's steps, the very first one left out: it compiles the
+    numba kernels on a first run (seconds) and allocates everything, which says nothing of speed."""
+
+    def __init__(self, warm):
+        self.warm, self.steps, self.timed_steps, self.images = warm, 0, 0, 0
+        self.start = time.perf_counter()
+        self.warm_up = None                 # (images, seconds) of the warm-up step
+
+    def step(self, images):
+        self.steps += 1
+        if not self.warm:                   # the warm-up step: the clock starts after it
+            now = time.perf_counter()
+            self.warm, self.warm_up, self.start = True, (images, now - self.start), now
+            return
+        self.timed_steps += 1
+        self.images += images
+
+    def totals(self):
+        """(images timed, seconds they took); the warm-up step's when it was the only one."""
+        if self.timed_steps == 0 and self.warm_up:
+            return self.warm_up
+        return self.images, time.perf_counter() - self.start

@@ -12,7 +12,7 @@ input size); with --show-grads it draws from the loss after a backward pass. ``f
 ``maps`` read a checkpoint of ``python -m minicnn.train``; ``maps`` shows the feature maps of one
 test image (its --index in the run's dataset), prepared as validation prepared it.
 """
-import argparse
+import contextlib
 import os
 import sys
 
@@ -21,14 +21,14 @@ import numpy as np
 import minicnn as mc
 from minicnn import backend, models, recipes
 from minicnn.data import DataError, load_dataset
-from minicnn.cli import load_for_command, unknown_arch, use_device
+from minicnn.cli import Parser, load_for_command, unknown_arch, use_device
 from minicnn.nn import Conv2d
 from minicnn.viz.graph import graph
 from minicnn.viz.images import feature_maps, filters, scale_for
 
 
 def build_parser():
-    p = argparse.ArgumentParser(prog="python -m minicnn.viz", description=__doc__.split("\n\n")[0])
+    p = Parser(prog="python -m minicnn.viz", description=__doc__.split("\n\n")[0])
     commands = p.add_subparsers(dest="command", required=True)
     g = commands.add_parser("graph", help="the computational graph of a model, as .svg/.png/.pdf/.dot")
     g.add_argument("--arch", required=True, help="a registered model: " + ", ".join(models.list()))
@@ -75,10 +75,22 @@ def draw_graph(args):
         outputs = [loss]
     dot = graph(outputs, model=model, collapse=args.collapse, show_grads=args.show_grads)
     try:
-        dot.save(args.out)
+        with writing("graph", args.out):
+            dot.save(args.out)
     except (RuntimeError, ValueError) as e:
         raise SystemExit(f"minicnn viz graph: {e}")
     print(f"wrote {args.out}: {dot.count(' -> ')} edges, {args.arch} at input {size}")
+
+
+@contextlib.contextmanager
+def writing(command, path):
+    """A picture that cannot be written (no such folder, no space, no permission) as an exit message."""
+    try:
+        yield
+    except OSError as e:
+        folder = os.path.dirname(os.path.abspath(path))
+        why = f"the folder {folder} does not exist" if not os.path.isdir(folder) else (e.strerror or str(e))
+        raise SystemExit(f"minicnn viz {command}: cannot write {path}: {why}") from e
 
 
 def draw_layer(args):
@@ -96,7 +108,10 @@ def draw_layer(args):
             found = type(modules[args.layer]).__name__ if args.layer in modules else "no such layer"
             raise SystemExit(f"minicnn viz filters: --layer {args.layer!r} is not a convolution ({found}); "
                              f"the convolutions of {config['arch']} are: {', '.join(convs)}")
-        grid = filters(modules[args.layer], out, args.columns, args.scale, not args.no_labels)
+        with writing("filters", out):
+            grid = filters(modules[args.layer], out, args.columns, args.scale, not args.no_labels)
+        count, shape = modules[args.layer].weight.shape[0], modules[args.layer].weight.shape[1:]
+        what = f"the {count} filters ({'x'.join(map(str, shape))}) of layer {args.layer} of {config['arch']}"
     else:
         try:
             test = load_dataset(config["dataset"], "test", args.data_dir or config.get("data_dir"))
@@ -108,13 +123,16 @@ def draw_layer(args):
         transform = recipes.make_transform(config["dataset"], channels, size, config["image_size"], train=False)
         image = transform(test.images[args.index:args.index + 1])
         try:
-            grid = feature_maps(model, image, args.layer, out, args.columns, args.scale, not args.no_labels)
+            with writing("maps", out):
+                grid = feature_maps(model, image, args.layer, out, args.columns, args.scale, not args.no_labels)
         except ValueError as e:
             raise SystemExit(f"minicnn viz maps: {e}")
+        label = int(test.labels[args.index])
+        what = (f"the feature maps of layer {args.layer} of {config['arch']} for test image {args.index} of "
+                f"{config['dataset']} (class {label}: {test.classes[label]})")
     scale = args.scale or scale_for(grid)         # what the picture was enlarged by
     where = f", run on {backend.device_name(device)}" if args.command == "maps" else ""
-    print(f"wrote {out}: a {grid.shape[1]}x{grid.shape[0]} grid of layer {args.layer} of {config['arch']}, "
-          f"{scale}x: {grid.shape[1] * scale}x{grid.shape[0] * scale} pixels{where}")
+    print(f"wrote {out}: {what}, {scale}x: {grid.shape[1] * scale}x{grid.shape[0] * scale} pixels{where}")
 
 
 def main(argv=None):

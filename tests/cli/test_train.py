@@ -194,12 +194,11 @@ class TwoHeads(mc.nn.Module):
         return (self.main(x), self.aux(x)) if self.training else self.main(x)
 
 
-@needs_data
 def test_auxiliary_losses_are_reported_apart_from_the_main_loss(tmp_path):
     from minicnn.train.metrics import epoch_line, write_metrics
+    from tests.train import tiny
 
-    config = train.resolve(train.build_parser().parse_args(QUICK + ["--subset", "96", "--aux-weight", "0.3"]))
-    trainer = train.Trainer(config)
+    trainer = tiny.trainer(tmp_path, "--aux-weight", "0.3", "--batch-size", "32", train_images=96)
     trainer.model = TwoHeads()
     trainer.has_aux = True
     trainer.optimizer = mc.optim.SGD(trainer.model.parameters(), lr=0.0)
@@ -210,8 +209,7 @@ def test_auxiliary_losses_are_reported_apart_from_the_main_loss(tmp_path):
     loss_sum, aux_sum, _, n = trainer.train_step(x, y).tolist()     # sums over the batch of 32
     assert n == 32
     assert loss_sum / 32 == pytest.approx(main_loss, rel=1e-6) and aux_sum / 32 == pytest.approx(0.3 * aux_loss, rel=1e-6)
-    trainer.folder = str(tmp_path)
-    metrics = trainer.train_epoch(False, train.trainer.StopSignals(False))
+    metrics = trainer.train_epoch()
     assert {"train_loss", "train_aux_loss"} <= set(metrics) and metrics["train_aux_loss"] > 0
     metrics.update(epoch=1, lr=0.0)
     assert "train loss " + f"{metrics['train_loss']:.4f} (+ aux {metrics['train_aux_loss']:.4f})" in epoch_line(metrics)

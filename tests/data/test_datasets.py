@@ -82,6 +82,16 @@ def test_corrupted_idx_files_are_named(tmp_path):
         read_idx(tmp_path / "broken.gz")
 
 
+def test_a_flipped_byte_inside_a_gz_file_names_the_file(tmp_path):
+    labels = tmp_path / "t10k-labels-idx1-ubyte.gz"
+    write_idx(labels, np.arange(5000) % 10)
+    damaged = bytearray(labels.read_bytes())
+    damaged[len(damaged) // 2] ^= 0x01                # inside the deflate stream: zlib.error, not OSError
+    labels.write_bytes(bytes(damaged))
+    with pytest.raises(DataError, match=f"cannot read IDX file {labels} .damaged. download it again.: Error -3"):
+        read_idx(labels)
+
+
 def test_label_out_of_range_is_an_error(tmp_path):
     fake_mnist(tmp_path, n=3, labels=np.array([1, 2, 12]))
     with pytest.raises(DataError, match="has label 12, outside \\[0, 10\\)"):

@@ -252,7 +252,7 @@ def test_404_everywhere_is_an_error_listing_each_mirror(mnist_server):
     server.faults[IDX_NAMES[0]] = [404, 404]
     with pytest.raises(FetchError, match=rf"(?s){IDX_NAMES[0]} could not be downloaded:\n  "
                                          rf"{server.url}{IDX_NAMES[0]}: HTTP 404 .*HTTPS_PROXY.*then run the fetch "
-                                         rf"again: what has arrived is kept"):
+                                         rf"again. Or download"):              # nothing arrived: no .part to resume
         fetch("mnist", source=source, **quiet(retries=3))
     assert len(server.requests(IDX_NAMES[0])) == 1
 
@@ -266,7 +266,8 @@ def test_500_is_retried_with_backoff_then_given_up(mnist_server, monkeypatch):
     assert len(server.requests(IDX_NAMES[0])) == 3 and sleeps == [0.01, 0.02]
     server.faults[IDX_NAMES[0]] = [500] * 4
     sleeps.clear()
-    with pytest.raises(FetchError, match=rf"{IDX_NAMES[0]} could not be downloaded:\n(  .*: HTTP 500 .*\n){{4}}"):
+    with pytest.raises(FetchError, match=rf"{IDX_NAMES[0]} could not be downloaded:\n  .*: HTTP 500 [^\n]* \(4 tries\)\n"
+                                         "Check the network"):
         fetch("mnist", fetch_module.data_root() / "second", source=source, progress=False, say=lambda *a: None,
               retries=3, backoff=1.0)
     assert len(server.requests(IDX_NAMES[0])) == 3 + 4 and sleeps == [1.0, 2.0, 4.0]
@@ -491,6 +492,30 @@ def test_command_line(mnist_server, tmp_path, monkeypatch, capsys):
         with pytest.raises(SystemExit) as exit_:
             main(bad)
         assert exit_.value.code == 2
+
+
+def test_offline_each_url_fails_once_in_the_message_and_no_part_file_is_promised(mnist_server, tmp_path,
+                                                                                  monkeypatch, capsys):
+    server, source = mnist_server
+    offline = ("http://127.0.0.2:9/a/", "http://127.0.0.2:9/b/")          # nothing listens there: refused
+    monkeypatch.setitem(SOURCES, "mnist", dataclasses.replace(source, mirrors=offline))
+    monkeypatch.setattr(fetch_module.time, "sleep", lambda seconds: None)
+    assert main(["mnist", "--root", str(tmp_path / "data"), "--no-progress"]) == 1
+    err = capsys.readouterr().err
+    assert [line.split(": ")[0] for line in err.splitlines()[1:3]] == [f"  {url}{IDX_NAMES[0]}" for url in offline]
+    assert all(line.endswith("Connection refused (4 tries)") for line in err.splitlines()[1:3]), err
+    assert ".part" not in err and "run the fetch again. Or download" in err
+
+
+@pytest.mark.skipif(not os.path.isdir(DEBIAN),
+                    reason="Debian's dataset-fashion-mnist is not installed (apt-get install dataset-fashion-mnist)")
+def test_fetch_of_a_dataset_debian_installed_says_so_and_downloads_nothing(monkeypatch, capsys):
+    monkeypatch.setattr(datasets, "DEBIAN_FASHION", DEBIAN)
+    monkeypatch.setitem(SOURCES, "fashion-mnist", dataclasses.replace(SOURCES["fashion-mnist"],
+                                                                       mirrors=("http://127.0.0.2:9/",)))
+    assert main(["fashion-mnist", "--no-progress"]) == 0
+    assert capsys.readouterr().out == (f"fashion-mnist: already installed in {DEBIAN}, where "
+                                       "training finds it; nothing to download (--root DIR downloads a copy anyway)\n")
 
 
 def test_train_downloads_only_when_asked(mnist_server, tmp_path, monkeypatch, capsys):

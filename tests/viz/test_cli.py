@@ -116,6 +116,13 @@ def test_graph_default_output_is_an_svg(tmp_path, monkeypatch):
     assert b"<svg" in (tmp_path / "graph.svg").read_bytes()
 
 
+def test_graph_into_a_missing_folder_is_one_line(tmp_path):
+    with pytest.raises(SystemExit) as e:
+        main(["graph", "--arch", "lenet5", "--out", str(tmp_path / "missing" / "g.dot")])
+    assert str(e.value.code) == (f"minicnn viz graph: cannot write {tmp_path}/missing/g.dot: the folder "
+                                 f"{tmp_path}/missing does not exist")
+
+
 @pytest.mark.parametrize("size", ["1,28,28", "1,32", "a,b,c"])
 def test_graph_bad_input_size_exits_with_a_message(tmp_path, size):
     with pytest.raises(SystemExit, match="minicnn viz graph: "):
@@ -130,8 +137,8 @@ def test_filters_default_path_next_to_the_checkpoint(checkpoint, capsys):
         assert main(["filters", "--checkpoint", checkpoint, "--layer", "features.0"]) == 0
         # 6 filters 1x5x5: 3 columns x 2 rows, 1-pixel lines, 19x13; 14 x 19 = 266 >= 256 pixels across
         assert png_size(expected) == (19 * 14, 13 * 14)
-        assert capsys.readouterr().out == (f"wrote {expected}: a 19x13 grid of layer features.0 of lenet5, 14x: "
-                                           "266x182 pixels\n")
+        assert capsys.readouterr().out == (f"wrote {expected}: the 6 filters (1x5x5) of layer features.0 of lenet5, "
+                                           "14x: 266x182 pixels\n")
         assert not any(name.startswith(".") for name in os.listdir(os.path.dirname(checkpoint)))
     finally:
         if os.path.exists(expected):
@@ -173,8 +180,9 @@ def test_maps_draws_the_test_image_as_validation_prepared_it(checkpoint, tmp_pat
     assert main(["maps", "--checkpoint", checkpoint, "--layer", "features.3", "--index", "2", "--out", str(out),
                  "--scale", "1", "--no-labels"]) == 0
     assert png_size(out) == (45, 45)                 # 16 maps of 10x10: 4 x 4 grid
-    assert capsys.readouterr().out == (f"wrote {out}: a 45x45 grid of layer features.3 of lenet5, 1x: 45x45 pixels, "
-                                       f"run on {backend.device_name('cpu')}\n")
+    assert capsys.readouterr().out == (f"wrote {out}: the feature maps of layer features.3 of lenet5 for test image 2 "
+                                       f"of fashion-mnist (class 1: Trouser), 1x: 45x45 pixels, run on "
+                                       f"{backend.device_name('cpu')}\n")
     # The same grid as feature_maps on test image 2, resized to 32x32 and normalised as in validation.
     model, config = load_trained(checkpoint)
     transform = recipes.make_transform("fashion-mnist", 1, 32, 28, train=False)

@@ -5,8 +5,8 @@ the minutes a dataset takes to load, and it is a UsageError naming the flag and 
 which the command prints as one line (exit code 2), never a traceback.
 """
 import argparse
-import os
 import math
+import os
 
 from minicnn import models, recipes
 from minicnn.cli import Parser, unknown_arch

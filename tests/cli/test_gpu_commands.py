@@ -67,4 +67,5 @@ def test_the_selftest_judges_the_resnet20_step_against_its_targets(tmp_path, gpu
     (tmp_path / "cpu_vs_gpu.json").write_text(json.dumps({"results": [row]}))
     verdict = selftest.resnet20_verdict(str(tmp_path / "cpu_vs_gpu.json"))
     assert (verdict["speedup_met"], verdict["vs_torch_cuda_met"]) == met
+    assert verdict["tf32"] is None          # a results file without the settings (older) still gives a verdict
     assert selftest.resnet20_verdict(str(tmp_path / "missing.json")) is None

@@ -75,10 +75,11 @@ def window_view(x_padded, KH, KW, SH, SW, OH, OW):
     return as_strided(x_padded, (N, C, KH, KW, OH, OW), (sN, sC, sH, sW, sH * SH, sW * SW))
 
 
-def im2col(x, KH, KW, SH, SW, pads, OH, OW):
-    """(N, C, H, W) -> col of shape (C*KH*KW, N*OH*OW): one strided copy, no Python loop."""
+def im2col(x, KH, KW, SH, SW, pads, OH, OW, pad_value=0.0):
+    """(N, C, H, W) -> col of shape (C*KH*KW, N*OH*OW): one strided copy, no Python loop.
+    (``pad_value``: what the padding reads; max pooling's is -inf.)"""
     xp = get_array_module(x)
-    view = window_view(xp.ascontiguousarray(pad_spatial(x, pads)), KH, KW, SH, SW, OH, OW)
+    view = window_view(xp.ascontiguousarray(pad_spatial(x, pads, pad_value)), KH, KW, SH, SW, OH, OW)
     view = view.transpose(1, 2, 3, 0, 4, 5)                           # (C, KH, KW, N, OH, OW)
     N, C = x.shape[:2]
     return xp.ascontiguousarray(view).reshape(C * KH * KW, N * OH * OW)

@@ -15,6 +15,8 @@ import threading
 
 import numpy as np
 
+from minicnn import fused
+
 __all__ = ["manual_seed", "generator", "get_state", "set_state", "CounterGenerator"]
 
 _MASK64 = 2 ** 64 - 1
@@ -82,6 +84,8 @@ class CounterGenerator:
     def random(self, size, dtype=np.float64):
         """Uniform numbers in [0, 1) of shape ``size`` (int or tuple), float32 or float64."""
         shape, dtype = _shape(size), _float_dtype(dtype, "random")
+        if self.xp is not np and fused.enabled():      # on a GPU: one kernel (minicnn/fused/random.py)
+            return self._fused_random(shape, dtype)
         bits = 24 if dtype == np.float32 else 53
         words = self._words(math.prod(shape))
         words >>= np.uint64(64 - bits)
@@ -89,6 +93,13 @@ class CounterGenerator:
         out.reshape(-1)[...] = words          # exact: an integer below 2^bits fits the mantissa
         out *= dtype.type(2.0 ** -bits)
         return out
+
+    def _fused_random(self, shape, dtype):
+        from minicnn.fused import random as kernels
+        n = math.prod(shape)
+        with self._lock:
+            first, self.offset = self.offset, (self.offset + n) & _MASK64
+        return kernels.uniform(dtype)(kernels.counter(n), np.uint64(first), np.uint64(self.seed)).reshape(shape)
 
     def standard_normal(self, size, dtype=np.float64):
         """Standard normal numbers of shape ``size`` (Box-Muller), float32 or float64."""

@@ -39,6 +39,7 @@ def _launches(cupy):
 
 
 def _check(cupy, fn, arrays, budget=PER_CALL, setup=None):
+    _run(cupy, fn, arrays, True, setup)         # a first call makes what is kept per shape (class numbers, ...)
     fused_y, fused_grads, launches = _run(cupy, fn, arrays, True, setup)
     plain_y, plain_grads, plain_launches = _run(cupy, fn, arrays, False, setup)
     np.testing.assert_allclose(fused_y, plain_y, rtol=1e-10, atol=1e-12)
@@ -73,11 +74,31 @@ def test_conv2d_rebuilds_columns_too_big_to_keep(cupy, monkeypatch):
                                                             RNG.standard_normal((4, 3, 3, 3))])
 
 
-@pytest.mark.parametrize("shape, kernel, stride", [((2, 3, 8, 8), 2, 2), ((1, 2, 7, 9), 3, 2), ((2, 2, 5, 5), 2, 1)])
-def test_max_pool2d(cupy, shape, kernel, stride):
-    x = RNG.standard_normal(shape)
+POOLS = [((2, 3, 8, 8), 2, 2, 0, False), ((1, 2, 7, 9), 3, 2, 0, False), ((2, 2, 5, 5), 2, 1, 0, False),
+         ((2, 2, 7, 7), 3, 2, 1, False), ((1, 3, 8, 6), 3, 2, 1, True)]     # padded; ceil_mode
+
+
+@pytest.mark.parametrize("shape, kernel, stride, padding, ceil_mode", POOLS)
+def test_max_pool2d(cupy, shape, kernel, stride, padding, ceil_mode):
+    x = RNG.standard_normal(shape) - 2                  # below zero: the padding must read -inf, not 0
     x[0, 0, :2, :2] = 1.5                               # a tie: the first maximum takes the gradient
-    _check(cupy, lambda t: ops.max_pool2d(t, kernel, stride), [x])
+    _check(cupy, lambda t: ops.max_pool2d(t, kernel, stride, padding, ceil_mode), [x], budget=5)
+
+
+@pytest.mark.parametrize("shape, kernel, stride, padding, ceil_mode", POOLS)
+@pytest.mark.parametrize("count_include_pad", [True, False])
+def test_avg_pool2d(cupy, shape, kernel, stride, padding, ceil_mode, count_include_pad):
+    _check(cupy, lambda t: ops.avg_pool2d(t, kernel, stride, padding, ceil_mode, count_include_pad),
+           [RNG.standard_normal(shape)], budget=5)
+
+
+def test_dropout_draws_the_plain_codes_mask(cupy):
+    def dropped(x):
+        mc.manual_seed(5)                               # the same stream for both runs
+        return ops.dropout(x, 0.3)
+
+    # forward: the uniforms (one kernel once their counter is made), mask and y; backward: one
+    _check(cupy, dropped, [RNG.standard_normal((4, 50))], budget=4)
 
 
 @pytest.mark.parametrize("shape, affine, running", [((4, 3, 5, 5), True, True), ((6, 4), True, False),
@@ -97,9 +118,15 @@ def test_batch_norm_training(cupy, shape, affine, running):
 
     params = [RNG.standard_normal(C) + 1, RNG.standard_normal(C)] if affine else []
     _check(cupy, bn, [RNG.standard_normal(shape) * 3 + 1] + params, setup=running_statistics)
-    if running:                                         # the fused run's statistics, then the plain run's
-        for got, want in zip(*made):
+    if running:                                         # the (second) fused run's statistics, then the plain run's
+        for got, want in zip(*made[-2:]):
             np.testing.assert_allclose(cupy.asnumpy(got.array), cupy.asnumpy(want.array), rtol=1e-12)
+
+
+@pytest.mark.parametrize("shape, size", [((2, 7, 3, 4), 5), ((2, 3, 5), 4), ((1, 2, 3, 3), 6)])  # even; over C
+def test_local_response_norm(cupy, shape, size):
+    _check(cupy, lambda a: ops.local_response_norm(a, size, alpha=0.3, beta=0.75, k=2.0),
+           [RNG.standard_normal(shape)], budget=7)
 
 
 def test_relu(cupy):

@@ -5,7 +5,7 @@ GPU there is no counter, so these run only on the fake (PYTHONPATH=tests/fakecup
 """
 import pytest
 
-from benchmarks.gpu_launches import PER_LAYER_TARGET, TARGETS, count_step
+from benchmarks.gpu_launches import CASES, PER_LAYER_TARGET, TARGETS, count_step
 from minicnn import fused
 
 
@@ -16,13 +16,14 @@ def fake_cupy(cupy):
     return cupy
 
 
-@pytest.mark.parametrize("arch", sorted(TARGETS))
+@pytest.mark.parametrize("arch", list(CASES))
 def test_a_training_step_stays_within_its_launch_budget(fake_cupy, arch):
     counts = count_step(arch)             # with the fused kernels, whatever MINICNN_FUSED says
-    assert counts["train"]["total"] <= TARGETS[arch], counts["train"]
+    if arch in TARGETS:
+        assert counts["train"]["total"] <= TARGETS[arch], counts["train"]
     over = {op: c["per_call"] for op, c in counts["ops"].items() if c["per_call"] > PER_LAYER_TARGET}
     assert not over, f"ops over {PER_LAYER_TARGET} launches per call (forward + backward): {over}"
-    assert counts["eval"] < counts["train"]["forward"] + 1
+    assert counts["eval"] <= counts["train"]["forward"]
 
 
 def test_switching_the_fused_kernels_off_is_the_plain_path_with_its_launches(fake_cupy):

@@ -4,7 +4,7 @@ The twin of ``minicnn/ops/conv.py`` for groups = 1 when the batch's columns fit 
 steps are the plain code's; what changes is that im2col and col2im are one CUDA kernel each, where
 the plain code pads, copies, and adds one slice per kernel offset:
 
-    forward:  col = im2col(x)                 one kernel, zero padding read as zeros
+    forward:  col = im2col(x)                 one kernel, the padding read as zeros
               y = W (OC, C*KH*KW) @ col       one GEMM, then one copy to (N, OC, OH, OW) that adds b
     backward: gy as (OC, N*OH*OW)             one copy
               gW = gy @ col.T                 one GEMM (with the forward's columns, or rebuilt: one kernel)
@@ -35,7 +35,7 @@ _IM2COL = """
     const int kh = t % KH;
     const int c = t / KH;
     const int h = oh * SH + kh - PT, w = ow * SW + kw - PL;
-    col = (h >= 0 && h < H && w >= 0 && w < W) ? x[((ptrdiff_t)(n * C + c) * H + h) * W + w] : (T)0;
+    col = (h >= 0 && h < H && w >= 0 && w < W) ? x[((ptrdiff_t)(n * C + c) * H + h) * W + w] : pad;
 """
 
 _COL2IM = """
@@ -64,14 +64,14 @@ def _pads(H, W, KH, KW, SH, SW, PT, PL, OH, OW):
     return PT, max(0, (OH - 1) * SH + KH - H - PT), PL, max(0, (OW - 1) * SW + KW - W - PL)
 
 
-def _im2col_twin(x, N, C, H, W, KH, KW, SH, SW, PT, PL, OH, OW, col):
-    col[...] = im2col(x, KH, KW, SH, SW, _pads(H, W, KH, KW, SH, SW, PT, PL, OH, OW), OH, OW)
+def _im2col_twin(x, pad, N, C, H, W, KH, KW, SH, SW, PT, PL, OH, OW, col):
+    col[...] = im2col(x, KH, KW, SH, SW, _pads(H, W, KH, KW, SH, SW, PT, PL, OH, OW), OH, OW, pad)
     return col
 
 
 def _col2im_twin(col, N, C, H, W, KH, KW, SH, SW, PT, PL, OH, OW, x):
     windows = col.reshape(C, KH, KW, N, OH, OW).transpose(3, 0, 1, 2, 4, 5)
-    x[...] = col2im(windows, x.shape, SH, SW, _pads(H, W, KH, KW, SH, SW, PT, PL, OH, OW))
+    x.reshape(N, C, H, W)[...] = col2im(windows, (N, C, H, W), SH, SW, _pads(H, W, KH, KW, SH, SW, PT, PL, OH, OW))
     return x
 
 
@@ -81,7 +81,7 @@ NUMPY_TWINS = {"minicnn_im2col": _im2col_twin, "minicnn_col2im": _col2im_twin}
 @functools.lru_cache(maxsize=None)
 def _kernels():
     cupy = backend.cupy_module()
-    return (cupy.ElementwiseKernel(f"raw T x, {_GEOMETRY}", "T col", _IM2COL, name="minicnn_im2col"),
+    return (cupy.ElementwiseKernel(f"raw T x, T pad, {_GEOMETRY}", "T col", _IM2COL, name="minicnn_im2col"),
             cupy.ElementwiseKernel(f"raw T col, {_GEOMETRY}", "T x", _COL2IM, name="minicnn_col2im"))
 
 
@@ -90,18 +90,20 @@ def _geometry(x_shape, W_shape, stride, pads, OH, OW):
     return (N, C, H, W, W_shape[2], W_shape[3], stride[0], stride[1], pads[0], pads[2], OH, OW)
 
 
-def gpu_im2col(x, W_shape, stride, pads, OH, OW):
-    """col (C*KH*KW, N*OH*OW) of a contiguous x (N, C, H, W), as one kernel; W_shape (OC, C, KH, KW)."""
+def gpu_im2col(x, W_shape, stride, pads, OH, OW, pad_value=0.0):
+    """col (C*KH*KW, N*OH*OW) of a contiguous x (N, C, H, W), as one kernel; W_shape (OC, C, KH, KW);
+    the padding reads ``pad_value``."""
     xp = backend.get_array_module(x)
     N, C = x.shape[:2]
     col = xp.empty((C * W_shape[2] * W_shape[3], N * OH * OW), dtype=x.dtype)
-    _kernels()[0](x, *_geometry(x.shape, W_shape, stride, pads, OH, OW), col)
+    _kernels()[0](x, pad_value, *_geometry(x.shape, W_shape, stride, pads, OH, OW), col)
     return col
 
 
-def gpu_col2im(col, x_shape, W_shape, stride, pads, OH, OW):
-    """x (N, C, H, W) from col (C*KH*KW, N*OH*OW): each pixel the sum of the entries read from it, one kernel."""
-    x = backend.get_array_module(col).empty(x_shape, dtype=col.dtype)
+def gpu_col2im(col, x_shape, W_shape, stride, pads, OH, OW, out_shape=None):
+    """x (N, C, H, W) from col (C*KH*KW, N*OH*OW): each pixel the sum of the entries read from it, one kernel.
+    ``out_shape``: the same elements in another shape (pooling's (N, C, H, W) of N*C one-channel images)."""
+    x = backend.get_array_module(col).empty(out_shape or x_shape, dtype=col.dtype)
     _kernels()[1](col, *_geometry(x_shape, W_shape, stride, pads, OH, OW), x)
     return x
 

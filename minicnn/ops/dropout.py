@@ -7,7 +7,9 @@ ones are scaled by 1 / (1 - p) so that E[y] = x, and evaluation needs no rescali
     dx = gy * mask / (1 - p)          the same mask, so dropped units get no gradient
 In evaluation (or with p == 0) dropout is the identity and returns x itself.
 The mask comes from ``minicnn.random.generator``, so ``minicnn.manual_seed`` repeats it.
+On a GPU, the uniforms, the mask and y are one kernel each (minicnn/fused/random.py), backward one.
 """
+from minicnn import fused
 from minicnn.autograd import Function
 from minicnn.backend import get_array_module
 from minicnn.random import generator
@@ -24,6 +26,12 @@ class Dropout(Function):
 
     def forward(self, x):
         xp = get_array_module(x)
+        self.fused = fused.use(x)
+        if self.fused:
+            from minicnn.fused import random as kernels
+            y, keep = kernels.dropout_forward(x, generator(xp).random(x.shape), self.p, self.scale)
+            self.save_for_backward(keep)
+            return y
         # Uniforms in [0, 1): u >= p has probability 1 - p. Drawn in float64 whatever x's
         # dtype, so one seed gives one mask for float32 and float64 alike; only the boolean
         # mask is kept (1 byte per element), never the uniforms.
@@ -33,6 +41,9 @@ class Dropout(Function):
 
     def backward(self, gy):
         (mask,) = self.saved
+        if self.fused:
+            from minicnn.fused import random as kernels
+            return kernels.dropout_backward(gy, mask, self.scale)
         return gy * mask * self.scale
 
 

@@ -17,7 +17,9 @@ the mirrored window (the same for odd n, shifted by one for even n). So
 AlexNet's constants are k = 2, n = 5, alpha = 1e-4, beta = 0.75, but the paper does not divide
 alpha by n: b = a / (k + alpha * S)**beta. In this (PyTorch's) convention AlexNet is
 local_response_norm(x, size=5, alpha=5 * 1e-4, beta=0.75, k=2.0).
+On a GPU the window sums come from the convolution's im2col kernel: minicnn/fused/lrn.py.
 """
+from minicnn import fused
 from minicnn.autograd import Function
 from minicnn.backend import get_array_module
 from minicnn.ops.utils import check_ndim
@@ -46,6 +48,12 @@ class LocalResponseNorm(Function):
 
     def forward(self, a):
         n = self.size
+        self.fused = fused.use(a)
+        if self.fused:
+            from minicnn.fused import lrn as kernels
+            b, D = kernels.forward(a, n, self.alpha, self.beta, self.k)
+            self.save_for_backward(a, D)
+            return b
         D = self.k + (self.alpha / n) * _channel_window_sum(a * a, n // 2, (n - 1) // 2)
         self.save_for_backward(a, D)
         return a * D ** -self.beta
@@ -53,6 +61,9 @@ class LocalResponseNorm(Function):
     def backward(self, gy):
         a, D = self.saved
         n = self.size
+        if self.fused:
+            from minicnn.fused import lrn as kernels
+            return kernels.backward(gy, a, D, n, self.alpha, self.beta)
         scale = D ** -self.beta                      # D**(-beta); b = a * scale
         t = gy * a * scale / D                       # gy_c * b_c / D_c
         mirrored = _channel_window_sum(t, (n - 1) // 2, n // 2)

@@ -43,10 +43,10 @@ class MaxPool2d(_Pool2d):
         xp = get_array_module(x)
         KH, KW, SH, SW, OH, OW, pads = self._geometry(x)
         self.x_shape, self.pads = x.shape, pads
-        self.fused = fused.use(x) and not any(pads)
+        self.fused = fused.use(x)
         if self.fused:                  # on a GPU: minicnn/fused/pool.py, 5 launches forward and backward
             from minicnn.fused import pool as kernels
-            y, argmax = kernels.forward(x, KH, KW, SH, SW, OH, OW)
+            y, argmax = kernels.max_forward(x, KH, KW, SH, SW, OH, OW, pads)
             self.save_for_backward(argmax)
             return y
         if fast.use(x):
@@ -66,7 +66,7 @@ class MaxPool2d(_Pool2d):
         KH, KW, SH, SW = *self.kernel, *self.stride
         if self.fused:
             from minicnn.fused import pool as kernels
-            return kernels.backward(gy, argmax, self.x_shape, KH, KW, SH, SW)
+            return kernels.max_backward(gy, argmax, self.x_shape, KH, KW, SH, SW, self.pads)
         if fast.use(gy):
             from minicnn.fast.pool import max_pool_backward
             return max_pool_backward(gy, argmax, self.x_shape, KW, SH, SW, self.pads)
@@ -87,32 +87,50 @@ class AvgPool2d(_Pool2d):
         super().__init__(kernel, stride, padding, ceil_mode)
         self.count_include_pad = count_include_pad
 
-    def _divisor(self, xp, H, W, OH, OW):
-        (KH, KW), (SH, SW), (PH, PW) = self.kernel, self.stride, self.padding
-
-        def lengths(size, K, S, P, O):
-            start = xp.arange(O) * S - P
-            end = xp.minimum(start + K, size + P)
-            if not self.count_include_pad:
-                start, end = xp.maximum(start, 0), xp.minimum(end, size)
-            return end - start
-
-        return lengths(H, KH, SH, PH, OH)[:, None] * lengths(W, KW, SW, PW, OW)[None, :]
+    def _divisor(self, xp, H, W, OH, OW, dtype):
+        """(OH, OW): how many values each window averages; made once per geometry (on a GPU ~10 launches)."""
+        return _window_sizes(xp, H, W, OH, OW, self.kernel, self.stride, self.padding, self.count_include_pad,
+                             dtype)
 
     def forward(self, x):
         xp = get_array_module(x)
         KH, KW, SH, SW, OH, OW, pads = self._geometry(x)
-        padded = xp.ascontiguousarray(pad_spatial(x, pads))
-        self.divisor = self._divisor(xp, x.shape[2], x.shape[3], OH, OW).astype(x.dtype)
+        self.divisor = self._divisor(xp, x.shape[2], x.shape[3], OH, OW, x.dtype)
         self.x_shape, self.pads = x.shape, pads
+        self.fused = fused.use(x)
+        if self.fused:                  # on a GPU: minicnn/fused/pool.py, 2 or 3 launches forward, 2 backward
+            from minicnn.fused import pool as kernels
+            every_window_full = self.count_include_pad and not self.ceil_mode
+            self.divisor = None if every_window_full else self.divisor
+            return kernels.avg_forward(x, KH, KW, SH, SW, OH, OW, pads, self.divisor)
+        padded = xp.ascontiguousarray(pad_spatial(x, pads))
         return window_view(padded, KH, KW, SH, SW, OH, OW).sum(axis=(2, 3)) / self.divisor
 
     def backward(self, gy):
         xp = get_array_module(gy)
         KH, KW, SH, SW = *self.kernel, *self.stride
+        if self.fused:
+            from minicnn.fused import pool as kernels
+            return kernels.avg_backward(gy, self.x_shape, KH, KW, SH, SW, self.pads, self.divisor)
         N, C, OH, OW = gy.shape
         gcol = xp.broadcast_to((gy / self.divisor)[:, :, None, None], (N, C, KH, KW, OH, OW))
         return col2im(gcol, self.x_shape, SH, SW, self.pads)
+
+
+@functools.lru_cache(maxsize=64)
+def _window_sizes(xp, H, W, OH, OW, kernel, stride, padding, count_include_pad, dtype):
+    """How many values each window of average pooling counts, (OH, OW): with count_include_pad the
+    padding counts too, but never the part of a ceil_mode window beyond it."""
+    (KH, KW), (SH, SW), (PH, PW) = kernel, stride, padding
+
+    def lengths(size, K, S, P, O):
+        start = xp.arange(O) * S - P
+        end = xp.minimum(start + K, size + P)
+        if not count_include_pad:
+            start, end = xp.maximum(start, 0), xp.minimum(end, size)
+        return end - start
+
+    return (lengths(H, KH, SH, PH, OH)[:, None] * lengths(W, KW, SW, PW, OW)[None, :]).astype(dtype)
 
 
 def _pool_args(op, x, kernel_size, stride, padding):

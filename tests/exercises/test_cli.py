@@ -45,7 +45,7 @@ def test_check_passes_with_exit_0(tmp_path):
 def test_list_follows_the_student(tmp_path, capsys):
     folder = str(tmp_path)
     assert main(["list", "--dir", folder]) == 0
-    assert lines_of(capsys)["relu"].split()[1:] == ["easy", "not", "started"]
+    assert lines_of(capsys)["relu"].split()[1:] == ["easy", "ReLU.backward", "not", "started"]
     main(["start", "relu", "--dir", folder])
     capsys.readouterr()
     main(["list", "--dir", folder])

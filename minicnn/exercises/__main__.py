@@ -33,7 +33,7 @@ def main(argv=None):
     try:
         if args.verb == "list":
             for ex, status in progress(args.dir):
-                print(f"{ex.name:<14} {ex.level:<7} {status}")
+                print(f"{ex.name:<14} {ex.level:<7} {', '.join(ex.blank):<44} {status}")
         elif args.verb == "start":
             path = start(args.name, args.dir, args.force)
             where = "" if args.dir == DEFAULT_DIR else f" --dir {args.dir}"

@@ -69,6 +69,7 @@ def use(folder=DEFAULT_DIR):
     Returns the Substitution: its ``names`` are the exercises now running the student's code, and
     ``undo()`` puts the reference back. im2col and col2im are used only by the NumPy ops, which
     the numba kernels replace on the CPU, so the kernels are switched off while they are in use.
+    ``check`` compares with whatever code is in place, so undo() before checking a new attempt.
     """
     if not os.path.isdir(folder):
         raise ExerciseError(f"no folder {folder}: start an exercise with `python -m minicnn.exercises start NAME`")

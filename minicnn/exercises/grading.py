@@ -176,6 +176,7 @@ class GradientCases(_Grader):
         y.backward(gy)                       # once untimed: the first run may compile numba kernels
         inputs = tensors()
         y = case.fn(*inputs)
+        output = y.array.copy()
         self.timed(report, "seconds_reference", y.backward, gy)
         expected = [x.grad.array if x.grad is not None else np.zeros_like(x.array) for x in inputs]
 
@@ -198,6 +199,11 @@ class GradientCases(_Grader):
                     handle.remove()
             if watch:
                 _check_returns(watch.seen, exercise.blank[0])
+            # A changed forward is used too (substitute.py), and gradcheck would accept any backward
+            # that matches it: the op itself must still compute what the reference does.
+            problem = _mismatch("the output (your changes to the forward pass?)", y.array, output, 1)
+            if problem:
+                raise CaseFailed(problem)
             if not np.array_equal(sent, gy):
                 raise CaseFailed("the upstream gradient gy was changed in place: other Functions may hold the same "
                                  "array (add passes one gy to both its inputs), so compute a new array instead")

@@ -14,6 +14,7 @@ the reference, line for line.
 import ast
 import importlib
 import inspect
+import textwrap
 
 __all__ = ["reference", "stub_source", "solution_source", "introduction", "code", "NOT_WRITTEN"]
 
@@ -40,7 +41,8 @@ def solution_source(exercise):
 def introduction(exercise):
     """What the student reads first: the task, the hint, and the maths from the module's docstring."""
     module = inspect.getmodule(reference(exercise))
-    return (f"Exercise {exercise.name} ({exercise.level}): {exercise.title}\n\nHint: {exercise.hint}\n\n"
+    return (f"Exercise {exercise.name} ({exercise.level}): {exercise.title}\n\n"
+            f"{textwrap.fill('Hint: ' + exercise.hint, 100)}\n\n"
             f"Check it with:  python -m minicnn.exercises check {exercise.name}\n\n"
             f"From {module.__name__}:\n\n{inspect.getdoc(module)}")
 

@@ -10,8 +10,11 @@ For a module-level function (im2col, col2im, the autograd walk) every minicnn mo
 the reference function under its name gets the student's: ``ops/conv.py`` did
 ``from minicnn.im2col import col2im``, so patching ``minicnn.im2col`` alone would not reach it.
 """
+import ast
 import inspect
 import sys
+import textwrap
+import types
 
 from minicnn.exercises.source import reference
 
@@ -35,12 +38,12 @@ class Substitution:
             blanked = {member.split(".")[-1] for member in exercise.blank}
             for name, member in vars(student).items():
                 if inspect.isfunction(member) and (name in blanked or _changed(member, vars(original).get(name))):
-                    self._set(original, name, member)
+                    self._set(original, name, _moved(member, original))
         else:
             for module in list(sys.modules.values()):
                 name = getattr(module, "__name__", "") or ""
-                if name.startswith("minicnn") and not name.startswith("minicnn.exercises") \
-                        and getattr(module, original.__name__, None) is original:
+                ours = name == "minicnn" or (name.startswith("minicnn.") and not name.startswith("minicnn.exercises"))
+                if ours and getattr(module, original.__name__, None) is original:
                     self._set(module, original.__name__, student)
         self.names.append(exercise.name)
         return self
@@ -74,10 +77,27 @@ class Substitution:
 
 
 def _changed(mine, theirs):
-    """True when the student's method is new or its source differs from the reference's."""
+    """True when the student's method is new or its code differs from the reference's (compared as
+    syntax trees, so a formatter's line breaks or an added comment change nothing)."""
     if not inspect.isfunction(theirs):
         return True
     try:
-        return inspect.getsource(mine).strip() != inspect.getsource(theirs).strip()
-    except (OSError, TypeError):            # no source to compare: take the student's
+        return _tree(mine) != _tree(theirs)
+    except (OSError, TypeError, SyntaxError):       # no source to compare: take the student's
         return True
+
+
+def _tree(function):
+    return ast.dump(ast.parse(textwrap.dedent(inspect.getsource(function))))
+
+
+def _moved(method, cls):
+    """``method`` as a method of ``cls``: a zero-argument ``super()`` finds its class in the closure
+    cell ``__class__``, which must now be ``cls``, not the student's class."""
+    if "__class__" not in method.__code__.co_freevars:
+        return method
+    cells = tuple(types.CellType(cls) if name == "__class__" else cell
+                  for name, cell in zip(method.__code__.co_freevars, method.__closure__))
+    moved = types.FunctionType(method.__code__, method.__globals__, method.__name__, method.__defaults__, cells)
+    moved.__kwdefaults__, moved.__qualname__ = method.__kwdefaults__, method.__qualname__
+    return moved

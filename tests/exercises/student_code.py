@@ -240,6 +240,9 @@ MUTANTS = {
         ("the mask without gy", [("gx = gy.copy()", "gx = gy * 0 + 1")], ["gradient of x is wrong"]),
         ("the mask inverted", [("gx[~positive] = 0", "gx[positive] = 0")], ["gradient of x is wrong"]),
         ("gy changed in place", [("gx = gy.copy()", "gx = gy")], ["changed in place"]),
+        ("a forward changed to match a wrong backward",
+         [("    def forward(self, x):\n", "    def forward(self, x):\n        self.save_for_backward(x > 0)\n"
+                                          "        return x\n"), ("gx[~positive] = 0", "pass")], ["the output"]),
     ],
     "sigmoid": [
         ("1 - y forgotten", [("gy * (y - y**2)", "gy * y")], ["gradient of x is wrong"]),

@@ -3,11 +3,15 @@ differently passes, and the typical wrong solutions of student_code.py fail with
 import ast
 import inspect
 
+import numpy as np
 import pytest
 
-from minicnn.exercises import EXERCISES, check
+import minicnn as mc
+from minicnn import ops
+from minicnn.exercises import EXERCISES, check, use
 from minicnn.exercises.source import reference, solution_source, stub_source
 from minicnn.exercises.workspace import Workspace
+from minicnn.ops.pool import AvgPool2d
 from tests.exercises.helpers import alternative
 from tests.exercises.student_code import ALTERNATIVES, MUTANTS
 
@@ -75,3 +79,21 @@ def test_a_typical_mistake_fails_with_a_useful_message(exercise, edits, words, t
     assert "Traceback" not in message
     for word in words:
         assert word in message, message
+
+
+
+def test_a_changed_method_is_used_even_with_super_and_a_reformatted_one_is_not(tmp_path):
+    """AvgPool2d.__init__ calls super(): set on the reference class it must still find its parent."""
+    exercise = next(e for e in EXERCISES if e.name == "avg_pool2d")
+    text = alternative(exercise)
+    init = "        super().__init__(kernel, stride, padding, ceil_mode)\n"
+    divisor = "        return lengths(H, KH, SH, PH, OH)[:, None] * lengths(W, KW, SW, PW, OW)[None, :]\n"
+    assert init in text and divisor in text
+    text = text.replace(init, init + "        self.written_by_me = True\n")
+    text = text.replace(divisor, "        return (lengths(H, KH, SH, PH, OH)[:, None]\n"
+                                 "                * lengths(W, KW, SW, PW, OW)[None, :])   # reformatted\n")
+    assert graded(tmp_path, exercise, text).passed
+    with use(str(tmp_path)):
+        y = ops.avg_pool2d(mc.Tensor(np.ones((1, 1, 4, 4)), requires_grad=True), 2)
+        assert y.creator.written_by_me
+        assert vars(AvgPool2d)["_divisor"].__module__ == "minicnn.ops.pool"

@@ -6,6 +6,7 @@ import sys
 
 import pytest
 
+import minicnn.autograd
 from minicnn import fast, ops
 from minicnn.autograd import backward as reference_walk
 from minicnn.data.datasets import DEBIAN_FASHION
@@ -33,7 +34,6 @@ def test_use_puts_the_passed_exercises_in_and_undo_takes_them_out(tmp_path):
         assert substitution.names == ["relu", "autograd"]
         assert str(substitution).startswith("your own code for relu, autograd; the reference everywhere else")
         assert vars(ReLU)["backward"].__module__ == "minicnn_exercise_relu"
-        import minicnn.autograd
         assert minicnn.autograd.backward is not reference_walk
     assert vars(ReLU)["backward"] is original
     assert minicnn.autograd.backward is reference_walk

@@ -8,7 +8,7 @@
 import inspect
 import os
 
-from minicnn import fast
+from minicnn import fast, fused
 from minicnn.exercises.catalogue import EXERCISES, find
 from minicnn.exercises.source import reference, solution_source, stub_source
 from minicnn.exercises.substitute import Substitution
@@ -68,7 +68,8 @@ def use(folder=DEFAULT_DIR):
 
     Returns the Substitution: its ``names`` are the exercises now running the student's code, and
     ``undo()`` puts the reference back. im2col and col2im are used only by the NumPy ops, which
-    the numba kernels replace on the CPU, so the kernels are switched off while they are in use.
+    the numba kernels replace on the CPU, so the kernels are switched off while they are in use; the
+    GPU's fused kernels (minicnn/fused) are off while any exercise is.
     ``check`` compares with whatever code is in place, so undo() before checking a new attempt.
     """
     if not os.path.isdir(folder):
@@ -84,6 +85,10 @@ def use(folder=DEFAULT_DIR):
     if any(find(name).skips_fast_kernels for name in substitution.names):
         substitution.on_undo(lambda previous=fast.set_enabled(False): fast.set_enabled(previous))
         substitution.notes.append("the numba kernels are off, as they do without im2col and col2im")
+    if substitution.names and fused.enabled():
+        # A GPU's fused kernels save other arrays for backward (ReLU its output, not the mask) than the
+        # plain forward does, which is what a student's backward reads.
+        substitution.on_undo(lambda previous=fused.set_enabled(False): fused.set_enabled(previous))
     return substitution
 
 

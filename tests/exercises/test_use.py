@@ -7,7 +7,7 @@ import sys
 import pytest
 
 import minicnn.autograd
-from minicnn import fast, ops
+from minicnn import fast, fused, ops
 from minicnn.autograd import backward as reference_walk
 from minicnn.data.datasets import DEBIAN_FASHION
 from minicnn.exercises import EXERCISES, check, use
@@ -55,6 +55,17 @@ def test_im2col_switches_the_numba_kernels_off_while_in_use(tmp_path):
         assert not fast.enabled() and "numba kernels are off" in str(substitution)
         assert ops.conv.im2col.__module__ == "minicnn_exercise_im2col"
     assert fast.enabled() == before
+
+
+def test_the_gpus_fused_kernels_are_off_while_an_exercise_is_in_use(tmp_path):
+    folder = passed_folder(tmp_path, ["relu"])
+    previous = fused.set_enabled(True)
+    try:
+        with use(folder):
+            assert not fused.enabled()      # the fused ReLU keeps y for backward; a student's reads the mask
+        assert fused.enabled()
+    finally:
+        fused.set_enabled(previous)
 
 
 def _train(tmp_path, out, extra, fast_kernels):

@@ -284,6 +284,15 @@ def test_temporary_files_left_by_a_killed_save_are_removed_at_the_next_start(fin
     assert sorted(n for n in os.listdir(finished) if n.startswith(".")) == [".notes"]
 
 
+def test_the_space_that_leftovers_took_counts_as_free_space(small_disk, straight):
+    folder = shutil.copytree(straight, small_disk / "run")            # 1.1 MiB of the 4 MiB
+    for name in (".last.safetensors.k2j4x9_a.tmp", ".best.safetensors.0abc12de.tmp"):
+        with open(folder / name, "wb") as f:
+            f.write(b"\0" * 900 * 2**10)                               # 1.1 MiB free: less than the run needs
+    done = train("--resume", folder, "--epochs", "3")
+    assert_clean_exit(done, 0, "removed 2 temporary file(s) (1.8 MiB)")
+
+
 # ---- 8. a resume that repeats the original command ---------------------------------------------
 def test_resume_accepts_the_original_command_repeated_and_refuses_only_real_conflicts(tmp_path, straight):
     original = [*RUN, "--out", tmp_path]

@@ -213,7 +213,7 @@ DAMAGE = {
                         "'config' config.arch is 'lenet9', expected a registered model"),
     "an unknown RNG": (lambda text: text.replace('"PCG64"', '"MT19937"'),
                        "'rng' does not hold the random state of NumPy's PCG64"),
-    "an epoch that is a string": (renamed("epoch", "epoch_") and (lambda t: t.replace('["epoch", 2]', '["epoch", "2"]')),
+    "an epoch that is a string": (lambda text: text.replace('["epoch", 2]', '["epoch", "2"]'),
                                   "'epoch' is not an int >= 0"),
     "a schedule of another kind": (lambda text: text.replace('["T_max", ', '["T_maks", '),
                                    "'schedule' has keys"),

@@ -143,7 +143,8 @@ def _layout_problem(saved, fresh, where="schedule"):
     schedule of the same kind (a schedule's load_state_dict takes whatever it is given)."""
     if isinstance(fresh, dict):
         if not isinstance(saved, dict) or set(saved) != set(fresh):
-            return f"'{where}' has keys {sorted(saved) if isinstance(saved, dict) else saved!r}, expected {sorted(fresh)}"
+            found = sorted(saved) if isinstance(saved, dict) else repr(saved)
+            return f"'{where}' has keys {found}, expected {sorted(fresh)}"
         return next((p for k in fresh if (p := _layout_problem(saved[k], fresh[k], f"{where}.{k}"))), None)
     if isinstance(fresh, (list, tuple)):
         if not isinstance(saved, (list, tuple)) or len(saved) != len(fresh):

@@ -87,7 +87,9 @@ def _run(args, world, stop):
             folder = world.broadcast_object(run_folder.create(config["out"], config["arch"]) if world.is_main
                                             else None)
             if world.is_main:
+                held.callback(_remove_if_empty, folder)      # stopped before it got a file: leave no trace
                 _hold(folder, held, say)
+        moment("folder")
         trainer = Trainer(config, data, folder, world)
         if saved is not None:
             trainer.restore(path, saved)
@@ -111,6 +113,11 @@ def _hold(folder, held, say):
     removed = run_folder.remove_leftovers(folder)
     if removed:
         say(f"note: {removed}", flush=True)
+
+
+def _remove_if_empty(folder):
+    if not os.listdir(folder):
+        os.rmdir(folder)
 
 
 def _say_resumed(trainer, saved, folder, todo, say):

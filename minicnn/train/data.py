@@ -35,8 +35,8 @@ def loaders_for(train, test, config, device="cpu", world=distributed.SINGLE_PROC
     flip = not config["no_flip"] and config["dataset"] not in ("mnist",)
 
     def loader(dataset, is_train, shard=True):
-        transform = recipes.make_transform(config["dataset"], channels, size, image_size, is_train and config["augment"],
-                                           flip)
+        augment = is_train and config["augment"]
+        transform = recipes.make_transform(config["dataset"], channels, size, image_size, augment, flip)
         return DataLoader(dataset, config["batch_size"], shuffle=is_train, drop_last=is_train, transform=transform,
                           seed=config["seed"], device=device, prefetch=config["workers"],
                           **(dict(rank=world.rank, world_size=world.size) if shard else {}))

@@ -148,7 +148,8 @@ def test_resume_with_a_conflicting_arch_or_recipe_flag_is_refused(one_epoch_run)
     assert_usage_error(done, "--lr 0.1 (the run's: 0.05)")
     assert "--batch-size" not in done.stderr.splitlines()[-1]
     assert_usage_error(train("--resume", one_epoch_run, "--epochs", "2", "--out", "elsewhere"),
-                       "--out elsewhere: the run being resumed is in", "a resumed run stays in its own folder; drop --out")
+                       "--out elsewhere: the run being resumed is in",
+                       "a resumed run stays in its own folder; drop --out")
 
 
 @needs_data

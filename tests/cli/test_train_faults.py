@@ -146,11 +146,11 @@ def test_a_second_signal_while_the_stop_checkpoint_is_saved_waits_for_it(tmp_pat
     assert_same_weights(folder, straight)
 
 
-@pytest.mark.parametrize("moment", ["step#6", "validate#2", "save#2", "data"])
+@pytest.mark.parametrize("moment", ["step#6", "validate#2", "save#2", "data", "folder"])
 def test_a_signal_at_any_moment_of_training_ends_as_documented(tmp_path, straight, moment):
     done = train(*RUN, "--out", tmp_path, signals=f"{moment}=SIGTERM")
     assert done.returncode == 143 and "Traceback" not in done.stderr, done.stderr
-    if moment == "data":               # before the run folder exists: nothing to resume, nothing written
+    if moment in ("data", "folder"):    # before the run folder has a file: nothing to resume, nothing left
         assert "SIGTERM: stopped before training began; nothing was changed" in done.stderr
         assert os.listdir(tmp_path) == []
         return
@@ -213,7 +213,7 @@ DAMAGE = {
                         "'config' config.arch is 'lenet9', expected a registered model"),
     "an unknown RNG": (lambda text: text.replace('"PCG64"', '"MT19937"'),
                        "'rng' does not hold the random state of NumPy's PCG64"),
-    "an epoch that is a string": (renamed("epoch", "epoch_") and (lambda t: t.replace('["epoch", 2]', '["epoch", "2"]')),
+    "an epoch that is a string": (lambda text: text.replace('["epoch", 2]', '["epoch", "2"]'),
                                   "'epoch' is not an int >= 0"),
     "a schedule of another kind": (lambda text: text.replace('["T_max", ', '["T_maks", '),
                                    "'schedule' has keys"),
@@ -282,6 +282,15 @@ def test_temporary_files_left_by_a_killed_save_are_removed_at_the_next_start(fin
     assert_clean_exit(done, 0, "removed 3 temporary file(s) (3.0 MiB) that an interrupted save left: "
                       + ", ".join(sorted(leftovers)))
     assert sorted(n for n in os.listdir(finished) if n.startswith(".")) == [".notes"]
+
+
+def test_the_space_that_leftovers_took_counts_as_free_space(small_disk, straight):
+    folder = shutil.copytree(straight, small_disk / "run")            # 1.1 MiB of the 4 MiB
+    for name in (".last.safetensors.k2j4x9_a.tmp", ".best.safetensors.0abc12de.tmp"):
+        with open(folder / name, "wb") as f:
+            f.write(b"\0" * 900 * 2**10)                               # 1.1 MiB free: less than the run needs
+    done = train("--resume", folder, "--epochs", "3")
+    assert_clean_exit(done, 0, "removed 2 temporary file(s) (1.8 MiB)")
 
 
 # ---- 8. a resume that repeats the original command ---------------------------------------------

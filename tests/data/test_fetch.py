@@ -266,8 +266,8 @@ def test_500_is_retried_with_backoff_then_given_up(mnist_server, monkeypatch):
     assert len(server.requests(IDX_NAMES[0])) == 3 and sleeps == [0.01, 0.02]
     server.faults[IDX_NAMES[0]] = [500] * 4
     sleeps.clear()
-    with pytest.raises(FetchError, match=rf"{IDX_NAMES[0]} could not be downloaded:\n  .*: HTTP 500 [^\n]* \(4 tries\)\n"
-                                         "Check the network"):
+    with pytest.raises(FetchError, match=rf"{IDX_NAMES[0]} could not be downloaded:\n"
+                                         r"  .*: HTTP 500 [^\n]* \(4 tries\)\nCheck the network"):
         fetch("mnist", fetch_module.data_root() / "second", source=source, progress=False, say=lambda *a: None,
               retries=3, backoff=1.0)
     assert len(server.requests(IDX_NAMES[0])) == 3 + 4 and sleeps == [1.0, 2.0, 4.0]

@@ -61,13 +61,17 @@ def test_the_temporary_files_of_atomic_write_are_what_leftovers_finds(tmp_path):
     assert os.listdir(tmp_path) == []
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root writes to read-only folders")
 def test_an_unwritable_folder_advises_out_for_a_new_run_and_a_copy_for_a_resumed_one(tmp_path):
-    os.chmod(tmp_path, 0o500)
-    try:
-        with pytest.raises(TrainError, match="choose another folder with --out"):
-            run_folder.check_space(str(tmp_path), 1)
-        with pytest.raises(TrainError, match=f"copy the folder somewhere writable and resume the copy"):
-            run_folder.check_space(str(tmp_path), 1, resumed=True)
-    finally:
-        os.chmod(tmp_path, 0o700)
+    folder = tmp_path / "run"
+    folder.write_text("a file where the folder should be")    # unwritable for root too
+    with pytest.raises(TrainError, match=f"cannot write to the run folder {folder}: .*; choose another folder with "
+                                         "--out$"):
+        run_folder.check_space(str(folder), 1)
+    with pytest.raises(TrainError, match=f"; copy the folder somewhere writable and resume the copy \\(cp -r {folder} "
+                                         "DEST; python -m minicnn.train --resume DEST/run\\)$"):
+        run_folder.check_space(str(folder), 1, resumed=True)
+
+
+def test_a_disk_nearly_full_says_how_much_is_free_and_needed(tmp_path):
+    with pytest.raises(TrainError, match=r"not enough disk space in .*: \d+ MiB free, two checkpoints of .* need"):
+        run_folder.check_space(str(tmp_path), 2**60)

@@ -1,14 +1,17 @@
 """Fused GPU kernels: twins of the plain CuPy code that do several lines' work in one kernel launch.
 
 On a GPU each CuPy call launches a kernel, and each launch costs the host about 10 us whatever the
-work. For a small CNN that is the bound: a ResNet-20 step of the plain code makes about 1,900 launches
-(about 20 ms of launching) for a millisecond or two of GPU work. A kernel here is a plain Python
-function of elementwise maths with at most one reduction, which ``cupy.fuse`` compiles into a single
-CUDA kernel: batch norm's normalisation, ReLU's gradient, an optimiser's update of one parameter.
+work. For a small CNN that is the bound: a ResNet-20 step of the plain code makes about 1,850 launches
+(about 20 ms of launching) for a millisecond or two of GPU work. Most kernels here are plain Python
+functions of elementwise maths with at most one reduction, which ``cupy.fuse`` compiles into a single
+CUDA kernel: batch norm's normalisation, ReLU's gradient, an optimiser's update. Two are CUDA C:
+im2col and col2im (``conv.py``), which convolution, pooling and LRN use. ``flat.py`` keeps SGD's
+parameters in one buffer per group, so one kernel updates them all.
 
 Each has a plain twin in ``minicnn/ops`` or ``minicnn/optim``, the code to read to learn the op; the
 tests run both on the fake CuPy (``tests/fakecupy``, where ``cupy.fuse`` runs the Python body, counts
-one launch and refuses what CuPy could not fuse into one kernel) and compare them.
+one launch and refuses what CuPy could not fuse into one kernel, and a CUDA kernel runs its NumPy
+twin) and compare them; on a GPU the same tests compare the CUDA C with the plain code.
 The fused path is taken for CuPy arrays unless ``MINICNN_FUSED=0`` is set or ``set_enabled(False)``
 is called: if a fused kernel fails on a GPU, switching it off leaves the plain path.
 ``python benchmarks/gpu_launches.py`` counts the launches of a training step with and without it.

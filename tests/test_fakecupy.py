@@ -203,14 +203,21 @@ def test_fuse_refuses_what_cupy_cannot_compile_into_one_kernel(cp, body, message
 
 
 # The fake runs a custom kernel through the NumPy twin that the module making it names here.
-NUMPY_TWINS = {"twice": lambda x, out: out.__setitem__(Ellipsis, x * 2)}
+NUMPY_TWINS = {"twice": lambda x, out: out.__setitem__(Ellipsis, x * 2), "total": lambda x: x.sum(),
+               "raw_twice": lambda x, out, n: out.__setitem__(Ellipsis, x * 2)}
 
 
 def test_a_custom_kernel_runs_its_modules_numpy_twin_as_one_launch(cp):
-    kernel = cp.ElementwiseKernel("T x", "T y", "y = 2 * x", name="twice")
-    out = cp.empty(3)
+    twice = cp.ElementwiseKernel("T x", "T y", "y = 2 * x", name="twice")
+    total = cp.ReductionKernel("T x", "T y", "x", "a + b", "y = a", "0", name="total")
+    raw_twice = cp.RawKernel(r'extern "C" __global__ void raw_twice(const double* x, double* y, int n) {}',
+                             "raw_twice")
+    x, out, raw_out = cp.arange(3.0), cp.empty(3), cp.empty(3)
     with cp.fake.launches() as launches:
-        kernel(cp.arange(3.0), out)
-    assert _kinds(launches) == ["arange", "kernel twice"] and out.get().tolist() == [0.0, 2.0, 4.0]
+        twice(x, out)
+        summed = total(x)
+        raw_twice((1,), (3,), (x, raw_out, 3))
+    assert _kinds(launches) == ["kernel raw_twice", "kernel total", "kernel twice"]
+    assert out.get().tolist() == raw_out.get().tolist() == [0.0, 2.0, 4.0] and float(summed) == 3.0
     with pytest.raises(NotImplementedError, match="no NumPy twin"):
         cp.ElementwiseKernel("T x", "T y", "y = x", name="untwinned")

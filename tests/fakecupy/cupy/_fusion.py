@@ -106,8 +106,11 @@ def _install_operators():
         setattr(_Value, f"__{op}__", lambda self, other, u=ufunc: self.__array_ufunc__(u, "__call__", self, other))
     for op, ufunc in {"neg": np.negative, "abs": np.absolute, "pos": np.positive, "invert": np.invert}.items():
         setattr(_Value, f"__{op}__", lambda self, u=ufunc: self.__array_ufunc__(u, "__call__", self))
-    _Value.__matmul__ = _Value.__rmatmul__ = lambda self, other: (_ for _ in ()).throw(
-        FusionError("cupy.fuse: a matrix product is not fusable"))
+    _Value.__matmul__ = _Value.__rmatmul__ = _refuse_matmul
+
+
+def _refuse_matmul(self, other):
+    raise FusionError("cupy.fuse: a matrix product is not fusable")
 
 
 _install_operators()

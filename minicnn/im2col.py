@@ -36,12 +36,13 @@ def batch_chunks(N, bytes_per_sample):
     return [slice(start, min(start + step, N)) for start in range(0, N, step)]
 
 
-def conv_outsize(size, k, s, pad_before, pad_after):
+def conv_outsize(size, k, s, pad_before, pad_after, dilation=1):
     """Output length along one axis: floor((W1 - F + P_before + P_after) / S) + 1.
 
-    With symmetric padding this is lecture 11's W2 = (W1 - F + 2P) / S + 1.
+    With symmetric padding this is lecture 11's W2 = (W1 - F + 2P) / S + 1. A dilated kernel
+    (taps ``dilation`` apart) spans F = dilation * (k - 1) + 1 input positions.
     """
-    return (size + pad_before + pad_after - k) // s + 1
+    return (size + pad_before + pad_after - (dilation * (k - 1) + 1)) // s + 1
 
 
 def pool_outsize(size, k, s, p, ceil_mode):
@@ -68,24 +69,26 @@ def pad_spatial(x, pads, value=0.0):
     return padded
 
 
-def window_view(x_padded, KH, KW, SH, SW, OH, OW):
-    """A strided *view* (no copy) of shape (N, C, KH, KW, OH, OW) over the padded input."""
+def window_view(x_padded, KH, KW, SH, SW, OH, OW, dilation=(1, 1)):
+    """A strided *view* (no copy) of shape (N, C, KH, KW, OH, OW) over the padded input; the kernel's
+    taps are ``dilation`` = (DH, DW) apart (1: next to each other)."""
     N, C = x_padded.shape[:2]
     sN, sC, sH, sW = x_padded.strides
-    return as_strided(x_padded, (N, C, KH, KW, OH, OW), (sN, sC, sH, sW, sH * SH, sW * SW))
+    DH, DW = dilation
+    return as_strided(x_padded, (N, C, KH, KW, OH, OW), (sN, sC, sH * DH, sW * DW, sH * SH, sW * SW))
 
 
-def im2col(x, KH, KW, SH, SW, pads, OH, OW, pad_value=0.0):
+def im2col(x, KH, KW, SH, SW, pads, OH, OW, pad_value=0.0, dilation=(1, 1)):
     """(N, C, H, W) -> col of shape (C*KH*KW, N*OH*OW): one strided copy, no Python loop.
-    (``pad_value``: what the padding reads; max pooling's is -inf.)"""
+    (``pad_value``: what the padding reads; max pooling's is -inf. ``dilation``: see window_view.)"""
     xp = get_array_module(x)
-    view = window_view(xp.ascontiguousarray(pad_spatial(x, pads, pad_value)), KH, KW, SH, SW, OH, OW)
+    view = window_view(xp.ascontiguousarray(pad_spatial(x, pads, pad_value)), KH, KW, SH, SW, OH, OW, dilation)
     view = view.transpose(1, 2, 3, 0, 4, 5)                           # (C, KH, KW, N, OH, OW)
     N, C = x.shape[:2]
     return xp.ascontiguousarray(view).reshape(C * KH * KW, N * OH * OW)
 
 
-def col2im(col, x_shape, SH, SW, pads):
+def col2im(col, x_shape, SH, SW, pads, dilation=(1, 1)):
     """The adjoint of the window view: add every window value back where it was read from.
 
     ``col`` has shape (N, C, KH, KW, OH, OW), as a window view or an im2col result viewed as
@@ -99,8 +102,9 @@ def col2im(col, x_shape, SH, SW, pads):
     N, C, KH, KW, OH, OW = col.shape
     H, W = x_shape[2:]
     top, bottom, left, right = pads
+    DH, DW = dilation
     x_padded = xp.zeros((N, C, H + top + bottom, W + left + right), dtype=col.dtype)
     for i in range(KH):
         for j in range(KW):
-            x_padded[:, :, i:i + SH * OH:SH, j:j + SW * OW:SW] += col[:, :, i, j]
+            x_padded[:, :, i * DH:i * DH + SH * OH:SH, j * DW:j * DW + SW * OW:SW] += col[:, :, i, j]
     return x_padded[:, :, top:top + H, left:left + W]

@@ -242,7 +242,7 @@ def _conv2d(g, c):
     f = c.function
     PT, PB, PL, PR = f.pads
     return g.node("Conv", _inputs(g, c), kernel_shape=list(c.inputs[1].shape[2:]), strides=list(f.stride),
-                  pads=[PT, PL, PB, PR], group=f.groups)
+                  pads=[PT, PL, PB, PR], dilations=list(f.dilation), group=f.groups)
 
 
 def _pool_attributes(f, pads):

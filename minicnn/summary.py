@@ -124,7 +124,8 @@ class _Tracer:
         rf = tuple(max(f[0][i] for f in known) for i in range(2))
         jump = tuple(max(f[1][i] for f in known) for i in range(2))
         if isinstance(fn, ConvOp):
-            rf, jump = _grow(rf, jump, inputs[1].shape[2:], fn.stride)
+            span = tuple(d * (k - 1) + 1 for k, d in zip(inputs[1].shape[2:], fn.dilation))    # a dilated kernel's reach
+            rf, jump = _grow(rf, jump, span, fn.stride)
         elif isinstance(fn, (MaxPoolOp, AvgPoolOp)):
             rf, jump = _grow(rf, jump, fn.kernel, fn.stride)
         elif isinstance(fn, AdaptiveOp) and fn.output_size != (1, 1):

@@ -53,18 +53,20 @@ def _check(cupy, fn, arrays, budget=PER_CALL, setup=None):
 RNG = np.random.default_rng(2026)
 
 
-@pytest.mark.parametrize("x_shape, w_shape, stride, padding, bias", [
-    ((2, 3, 8, 8), (4, 3, 3, 3), 1, 1, False),
-    ((2, 3, 8, 8), (4, 3, 3, 3), 2, 1, True),          # (8 + 2 - 3) mod 2 != 0: the last row is unread
-    ((1, 2, 7, 9), (5, 2, 2, 3), (2, 1), ((1, 0), (2, 1)), True),   # odd, non-square, per-side padding
-    ((3, 4, 5, 5), (2, 4, 1, 1), 1, 0, True),          # 1x1
-    ((2, 1, 6, 6), (3, 1, 5, 5), 1, 2, False),
+@pytest.mark.parametrize("x_shape, w_shape, stride, padding, bias, dilation", [
+    ((2, 3, 8, 8), (4, 3, 3, 3), 1, 1, False, 1),
+    ((2, 3, 8, 8), (4, 3, 3, 3), 2, 1, True, 1),       # (8 + 2 - 3) mod 2 != 0: the last row is unread
+    ((1, 2, 7, 9), (5, 2, 2, 3), (2, 1), ((1, 0), (2, 1)), True, 1),   # odd, non-square, per-side padding
+    ((3, 4, 5, 5), (2, 4, 1, 1), 1, 0, True, 1),       # 1x1
+    ((2, 1, 6, 6), (3, 1, 5, 5), 1, 2, False, 1),
+    ((2, 3, 9, 9), (4, 3, 3, 3), 1, 2, True, 2),       # dilated
+    ((1, 2, 11, 8), (3, 2, 2, 3), (2, 1), (1, 3), False, (3, 2)),
 ])
-def test_conv2d(cupy, x_shape, w_shape, stride, padding, bias):
+def test_conv2d(cupy, x_shape, w_shape, stride, padding, bias, dilation):
     arrays = [RNG.standard_normal(x_shape), RNG.standard_normal(w_shape)] + ([RNG.standard_normal(w_shape[0])]
                                                                             if bias else [])
     # forward 3 (im2col, GEMM, copy to NCHW with the bias); backward gy copy, GEMM, bias sum, GEMM, col2im
-    _check(cupy, lambda *t: ops.conv2d(*t, stride=stride, padding=padding), arrays)
+    _check(cupy, lambda *t: ops.conv2d(*t, stride=stride, padding=padding, dilation=dilation), arrays)
 
 
 def test_conv2d_rebuilds_columns_too_big_to_keep(cupy, monkeypatch):

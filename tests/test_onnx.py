@@ -182,6 +182,8 @@ OPS = {
         lambda m, x: ops.conv2d(x, m.w, m.b, stride=(2, 1), padding=((1, 2), (0, 3)), groups=2),
         dict(w=(6, 2, 2, 5), b=(6,)), (2, 4, 9, 8)),
     "conv without bias": (lambda m, x: ops.conv2d(x, m.w, padding=1), dict(w=(3, 4, 3, 3)), (2, 4, 5, 5)),
+    "conv dilated": (lambda m, x: ops.conv2d(x, m.w, stride=(2, 1), padding=2, dilation=(2, 3)), dict(w=(3, 4, 3, 2)),
+                     (2, 4, 9, 8)),
     "max pool ceil_mode": (lambda m, x: ops.max_pool2d(x, 3, 2, ceil_mode=True), {}, (2, 4, 8, 8)),
     "max pool padding ceil_mode": (lambda m, x: ops.max_pool2d(x, 3, 2, padding=1, ceil_mode=True), {},
                                    (2, 4, 8, 7)),

@@ -8,8 +8,8 @@ one parallel loop that reads its source once, with the padding handled by index 
 The column arrays live in reusable per-thread buffers (``scratch.py``): a fresh array of tens of
 MiB costs more in first-touch page faults than the copy that fills it.
 
-Layouts: col[(c*KH + i)*KW + j, (n*OH + oh)*OW + ow] = x[n, c, oh*SH + i - PT, ow*SW + j - PL]
-(0 in the padding), and a "columns" array of NCHW data is (C, N*H*W): channels first.
+Layouts: col[(c*KH + i)*KW + j, (n*OH + oh)*OW + ow] = x[n, c, oh*SH + i*DH - PT, ow*SW + j*DW - PL]
+(0 in the padding; DH, DW the dilation), and a "columns" array of NCHW data is (C, N*H*W): channels first.
 """
 import numba
 import numpy as np
@@ -36,7 +36,7 @@ u = np.uintp
 
 
 @numba.njit(parallel=True, cache=True)
-def _im2col(x, KH, KW, SH, SW, PT, PL, OH, OW, col):
+def _im2col(x, KH, KW, SH, SW, DH, DW, PT, PL, OH, OW, col):
     N, C, H, W = x.shape
     xf, cf = x.reshape(-1), col.reshape(-1)
     P = N * OH * OW
@@ -45,15 +45,15 @@ def _im2col(x, KH, KW, SH, SW, PT, PL, OH, OW, col):
         plane = (n * C + c) * H * W
         for i in range(KH):
             for j in range(KW):
-                lo, hi = _inside(j, PL, SW, W, OW)
+                lo, hi = _inside(j * DW, PL, SW, W, OW)
                 for oh in range(OH):
                     d = ((c * KH + i) * KW + j) * P + (n * OH + oh) * OW
-                    h = oh * SH + i - PT
+                    h = oh * SH + i * DH - PT
                     if h < 0 or h >= H:               # a row of windows in the padding
                         lo_h = hi_h = OW
                     else:
                         lo_h, hi_h = lo, hi
-                    s = plane + h * W + j - PL        # x[n, c, h, ow*SW + j - PL] = xf[s + ow*SW]
+                    s = plane + h * W + j * DW - PL   # x[n, c, h, ow*SW + j*DW - PL] = xf[s + ow*SW]
                     for ow in range(lo_h):
                         cf[u(d + ow)] = 0
                     if SW == 1:                       # a contiguous copy, which LLVM vectorises
@@ -67,7 +67,7 @@ def _im2col(x, KH, KW, SH, SW, PT, PL, OH, OW, col):
 
 
 @numba.njit(parallel=True, cache=True)
-def _col2im(col, KH, KW, SH, SW, PT, PL, OH, OW, gx):
+def _col2im(col, KH, KW, SH, SW, DH, DW, PT, PL, OH, OW, gx):
     """gx[n, c] = the sum of every column entry that im2col read from it (gx is overwritten)."""
     N, C, H, W = gx.shape
     cf, gf = col.reshape(-1), gx.reshape(-1)
@@ -79,13 +79,13 @@ def _col2im(col, KH, KW, SH, SW, PT, PL, OH, OW, gx):
             gf[u(plane + k)] = 0
         for i in range(KH):
             for j in range(KW):
-                lo, hi = _inside(j, PL, SW, W, OW)
+                lo, hi = _inside(j * DW, PL, SW, W, OW)
                 for oh in range(OH):
-                    h = oh * SH + i - PT
+                    h = oh * SH + i * DH - PT
                     if h < 0 or h >= H:
                         continue
                     s = ((c * KH + i) * KW + j) * P + (n * OH + oh) * OW
-                    d = plane + h * W + j - PL
+                    d = plane + h * W + j * DW - PL
                     if SW == 1:
                         for ow in range(lo, hi):
                             gf[u(d + ow)] += cf[u(s + ow)]
@@ -120,10 +120,10 @@ def _nchw_to_cols(g, cols, total):
         total[k] = s
 
 
-def conv2d_forward(x, W, b, stride, pads, groups, chunks):
+def conv2d_forward(x, W, b, stride, pads, dilation, groups, chunks):
     """y (N, OC, OH, OW) for x (N, C, H, W), W (OC, C/G, KH, KW), bias b (OC,) or None;
     ``chunks`` are the batch slices whose columns fit the column cap."""
-    N, C, OC, KH, KW, SH, SW, OH, OW = conv_geometry(x.shape, W.shape, stride, pads)
+    N, C, OC, KH, KW, SH, SW, OH, OW = conv_geometry(x.shape, W.shape, stride, pads, dilation)
     G, P = groups, OH * OW
     x = np.ascontiguousarray(x)
     Wg = W.reshape(G, OC // G, -1)
@@ -132,16 +132,16 @@ def conv2d_forward(x, W, b, stride, pads, groups, chunks):
     for s in chunks:
         n = s.stop - s.start
         col = scratch(x, C * KH * KW * n * P, "col").reshape(C * KH * KW, n * P)
-        _im2col(x[s], KH, KW, SH, SW, pads[0], pads[2], OH, OW, col)
+        _im2col(x[s], KH, KW, SH, SW, *dilation, pads[0], pads[2], OH, OW, col)
         y_cols = scratch(x, OC * n * P, "out").reshape(G, OC // G, n * P)
         np.matmul(Wg, col.reshape(G, -1, n * P), out=y_cols)
         _cols_to_nchw(y_cols.reshape(OC, n * P), bias, y[s].reshape(n, OC, P))
     return y
 
 
-def conv2d_backward(gy, x, W, stride, pads, groups, chunks, need_x, need_W):
+def conv2d_backward(gy, x, W, stride, pads, dilation, groups, chunks, need_x, need_W):
     """(gx, gW, gb) of the convolution; gx or gW is None when not needed (gb is always made)."""
-    N, C, OC, KH, KW, SH, SW, OH, OW = conv_geometry(x.shape, W.shape, stride, pads)
+    N, C, OC, KH, KW, SH, SW, OH, OW = conv_geometry(x.shape, W.shape, stride, pads, dilation)
     G, P, rows = groups, OH * OW, C * KH * KW
     x, gy = np.ascontiguousarray(x), np.ascontiguousarray(gy)
     Wg = W.reshape(G, OC // G, -1)
@@ -157,9 +157,9 @@ def conv2d_backward(gy, x, W, stride, pads, groups, chunks, need_x, need_W):
         gy_g = gy_cols.reshape(G, OC // G, n * P)
         col = scratch(x, rows * n * P, "col").reshape(G, rows // G, n * P)
         if need_W:
-            _im2col(x[s], KH, KW, SH, SW, pads[0], pads[2], OH, OW, col.reshape(rows, n * P))
+            _im2col(x[s], KH, KW, SH, SW, *dilation, pads[0], pads[2], OH, OW, col.reshape(rows, n * P))
             gW += np.matmul(gy_g, col.transpose(0, 2, 1))
         if need_x:
             np.matmul(Wg.transpose(0, 2, 1), gy_g, out=col)        # gcol reuses the column buffer
-            _col2im(col.reshape(rows, n * P), KH, KW, SH, SW, pads[0], pads[2], OH, OW, gx[s])
+            _col2im(col.reshape(rows, n * P), KH, KW, SH, SW, *dilation, pads[0], pads[2], OH, OW, gx[s])
     return gx, gW.reshape(W.shape) if need_W else None, gb.astype(x.dtype)

@@ -22,8 +22,8 @@ from minicnn import backend
 from minicnn.im2col import col2im, im2col
 
 # Index arithmetic shared by both kernels: the geometry comes in as int arguments.
-_GEOMETRY = "int32 N, int32 C, int32 H, int32 W, int32 KH, int32 KW, int32 SH, int32 SW, int32 PT, int32 PL, " \
-            "int32 OH, int32 OW"
+_GEOMETRY = "int32 N, int32 C, int32 H, int32 W, int32 KH, int32 KW, int32 SH, int32 SW, int32 DH, int32 DW, " \
+            "int32 PT, int32 PL, int32 OH, int32 OW"
 
 _IM2COL = """
     // i runs over col (C, KH, KW, N, OH, OW): one thread per column entry.
@@ -34,7 +34,7 @@ _IM2COL = """
     const int kw = t % KW; t /= KW;
     const int kh = t % KH;
     const int c = t / KH;
-    const int h = oh * SH + kh - PT, w = ow * SW + kw - PL;
+    const int h = oh * SH + kh * DH - PT, w = ow * SW + kw * DW - PL;
     col = (h >= 0 && h < H && w >= 0 && w < W) ? x[((ptrdiff_t)(n * C + c) * H + h) * W + w] : pad;
 """
 
@@ -47,10 +47,10 @@ _COL2IM = """
     const int n = t / C;
     T total = 0;
     for (int kh = 0; kh < KH; ++kh) {
-        const int hp = h + PT - kh;                    // the window row oh with oh * SH = hp
+        const int hp = h + PT - kh * DH;               // the window row oh with oh * SH = hp
         if (hp < 0 || hp % SH != 0 || hp / SH >= OH) continue;
         for (int kw = 0; kw < KW; ++kw) {
-            const int wp = w + PL - kw;
+            const int wp = w + PL - kw * DW;
             if (wp < 0 || wp % SW != 0 || wp / SW >= OW) continue;
             total += col[(((ptrdiff_t)(c * KH + kh) * KW + kw) * N + n) * OH * OW + (hp / SH) * OW + wp / SW];
         }
@@ -59,19 +59,23 @@ _COL2IM = """
 """
 
 
-def _pads(H, W, KH, KW, SH, SW, PT, PL, OH, OW):
+def _pads(H, W, KH, KW, SH, SW, DH, DW, PT, PL, OH, OW):
     """The four paddings the plain code needs to read the same windows (bottom and right: what is read)."""
-    return PT, max(0, (OH - 1) * SH + KH - H - PT), PL, max(0, (OW - 1) * SW + KW - W - PL)
+    bottom = max(0, (OH - 1) * SH + DH * (KH - 1) + 1 - H - PT)
+    right = max(0, (OW - 1) * SW + DW * (KW - 1) + 1 - W - PL)
+    return PT, bottom, PL, right
 
 
-def _im2col_twin(x, pad, N, C, H, W, KH, KW, SH, SW, PT, PL, OH, OW, col):
-    col[...] = im2col(x, KH, KW, SH, SW, _pads(H, W, KH, KW, SH, SW, PT, PL, OH, OW), OH, OW, pad)
+def _im2col_twin(x, pad, N, C, H, W, KH, KW, SH, SW, DH, DW, PT, PL, OH, OW, col):
+    pads = _pads(H, W, KH, KW, SH, SW, DH, DW, PT, PL, OH, OW)
+    col[...] = im2col(x, KH, KW, SH, SW, pads, OH, OW, pad, dilation=(DH, DW))
     return col
 
 
-def _col2im_twin(col, N, C, H, W, KH, KW, SH, SW, PT, PL, OH, OW, x):
+def _col2im_twin(col, N, C, H, W, KH, KW, SH, SW, DH, DW, PT, PL, OH, OW, x):
     windows = col.reshape(C, KH, KW, N, OH, OW).transpose(3, 0, 1, 2, 4, 5)
-    x.reshape(N, C, H, W)[...] = col2im(windows, (N, C, H, W), SH, SW, _pads(H, W, KH, KW, SH, SW, PT, PL, OH, OW))
+    pads = _pads(H, W, KH, KW, SH, SW, DH, DW, PT, PL, OH, OW)
+    x.reshape(N, C, H, W)[...] = col2im(windows, (N, C, H, W), SH, SW, pads, (DH, DW))
     return x
 
 
@@ -85,26 +89,26 @@ def _kernels():
             cupy.ElementwiseKernel(f"raw T col, {_GEOMETRY}", "T x", _COL2IM, name="minicnn_col2im"))
 
 
-def _geometry(x_shape, W_shape, stride, pads, OH, OW):
+def _geometry(x_shape, W_shape, stride, pads, dilation, OH, OW):
     N, C, H, W = x_shape
-    return (N, C, H, W, W_shape[2], W_shape[3], stride[0], stride[1], pads[0], pads[2], OH, OW)
+    return (N, C, H, W, W_shape[2], W_shape[3], *stride, *dilation, pads[0], pads[2], OH, OW)
 
 
-def gpu_im2col(x, W_shape, stride, pads, OH, OW, pad_value=0.0):
+def gpu_im2col(x, W_shape, stride, pads, OH, OW, pad_value=0.0, dilation=(1, 1)):
     """col (C*KH*KW, N*OH*OW) of a contiguous x (N, C, H, W), as one kernel; W_shape (OC, C, KH, KW);
     the padding reads ``pad_value``."""
     xp = backend.get_array_module(x)
     N, C = x.shape[:2]
     col = xp.empty((C * W_shape[2] * W_shape[3], N * OH * OW), dtype=x.dtype)
-    _kernels()[0](x, pad_value, *_geometry(x.shape, W_shape, stride, pads, OH, OW), col)
+    _kernels()[0](x, pad_value, *_geometry(x.shape, W_shape, stride, pads, dilation, OH, OW), col)
     return col
 
 
-def gpu_col2im(col, x_shape, W_shape, stride, pads, OH, OW, out_shape=None):
+def gpu_col2im(col, x_shape, W_shape, stride, pads, OH, OW, out_shape=None, dilation=(1, 1)):
     """x (N, C, H, W) from col (C*KH*KW, N*OH*OW): each pixel the sum of the entries read from it, one kernel.
     ``out_shape``: the same elements in another shape (pooling's (N, C, H, W) of N*C one-channel images)."""
     x = backend.get_array_module(col).empty(out_shape or x_shape, dtype=col.dtype)
-    _kernels()[1](col, *_geometry(x_shape, W_shape, stride, pads, OH, OW), x)
+    _kernels()[1](col, *_geometry(x_shape, W_shape, stride, pads, dilation, OH, OW), x)
     return x
 
 
@@ -113,11 +117,11 @@ def gpu_col2im(col, x_shape, W_shape, stride, pads, OH, OW, out_shape=None):
 KEEP_COLUMNS_BYTES = 64 * 2**20
 
 
-def forward(x, W, b, stride, pads, OH, OW):
+def forward(x, W, b, stride, pads, dilation, OH, OW):
     """y (N, OC, OH, OW), and the columns if backward may keep them (else None)."""
     xp = backend.get_array_module(x)
     N, OC = x.shape[0], W.shape[0]
-    col = gpu_im2col(xp.ascontiguousarray(x), W.shape, stride, pads, OH, OW)
+    col = gpu_im2col(xp.ascontiguousarray(x), W.shape, stride, pads, OH, OW, dilation=dilation)
     y_channels_first = (W.reshape(OC, -1) @ col).reshape(OC, N, OH, OW).transpose(1, 0, 2, 3)
     y = xp.empty((N, OC, OH, OW), dtype=x.dtype)
     if b is None:
@@ -127,7 +131,7 @@ def forward(x, W, b, stride, pads, OH, OW):
     return y, col if col.nbytes <= KEEP_COLUMNS_BYTES else None
 
 
-def backward(gy, x, W, stride, pads, need_x, need_W, col=None):
+def backward(gy, x, W, stride, pads, dilation, need_x, need_W, col=None):
     """gx (or None), gW (or None); ``col`` the forward's columns if it kept them."""
     xp = backend.get_array_module(gy)
     OC, (N, OH, OW) = W.shape[0], (gy.shape[0],) + gy.shape[2:]
@@ -136,9 +140,9 @@ def backward(gy, x, W, stride, pads, need_x, need_W, col=None):
     if need_W:
         gW = xp.empty_like(W)         # its own array, so that autograd keeps it as .grad without a copy
         if col is None:
-            col = gpu_im2col(xp.ascontiguousarray(x), W.shape, stride, pads, OH, OW)
+            col = gpu_im2col(xp.ascontiguousarray(x), W.shape, stride, pads, OH, OW, dilation=dilation)
         xp.matmul(gy2d, col.T, out=gW.reshape(OC, -1))
     if need_x:
         gcol = W.reshape(OC, -1).T @ gy2d                                           # (C*KH*KW, N*OH*OW)
-        gx = gpu_col2im(gcol, x.shape, W.shape, stride, pads, OH, OW)
+        gx = gpu_col2im(gcol, x.shape, W.shape, stride, pads, OH, OW, dilation=dilation)
     return gx, gW

@@ -9,11 +9,12 @@ from minicnn.ops.utils import pair
 __all__ = ["Conv2d", "conv_padding"]
 
 
-def conv_padding(padding, kernel_size, stride, op="Conv2d"):
+def conv_padding(padding, kernel_size, stride, op="Conv2d", dilation=(1, 1)):
     """Padding in a form ops.conv2d takes, from an int, a pair, or PyTorch's 'valid' (none) and 'same'.
 
-    'same' keeps H and W at stride 1: a kernel of size K needs K - 1 padded rows, half above and
-    half below; for an even K the extra one goes below (and right), as PyTorch does.
+    'same' keeps H and W at stride 1: a kernel spanning K = dilation * (size - 1) + 1 rows needs
+    K - 1 padded rows, half above and half below; when K - 1 is odd the extra one goes below (and
+    right), as PyTorch does.
     """
     if padding == "valid":
         return 0
@@ -21,7 +22,8 @@ def conv_padding(padding, kernel_size, stride, op="Conv2d"):
         return padding if isinstance(padding, int) else tuple(padding)
     if tuple(stride) != (1, 1):
         raise ValueError(f"{op}: padding='same' needs stride 1, got stride={tuple(stride)}")
-    return tuple(((k - 1) // 2, k - 1 - (k - 1) // 2) for k in kernel_size)
+    spans = (d * (k - 1) + 1 for k, d in zip(kernel_size, dilation))
+    return tuple(((k - 1) // 2, k - 1 - (k - 1) // 2) for k in spans)
 
 
 class Conv2d(Module):
@@ -29,10 +31,11 @@ class Conv2d(Module):
 
     weight: (out_channels, in_channels / groups, KH, KW); kernel_size may be (1, 7) or (7, 1).
     padding: an int, (PH, PW), ((top, bottom), (left, right)), 'valid' (0) or 'same' (output size =
-    input size; stride 1 only). Initialised as PyTorch does.
+    input size; stride 1 only). dilation: the kernel's taps that far apart. Initialised as PyTorch does.
     """
 
-    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, groups=1, bias=True):
+    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1, groups=1,
+                 bias=True):
         super().__init__()
         if groups < 1 or in_channels % groups or out_channels % groups:
             raise ValueError(f"Conv2d: groups={groups} must divide in_channels={in_channels} "
@@ -40,20 +43,23 @@ class Conv2d(Module):
         self.in_channels, self.out_channels, self.groups = in_channels, out_channels, groups
         self.kernel_size = pair(kernel_size, "kernel_size", "Conv2d")
         self.stride = pair(stride, "stride", "Conv2d")
+        self.dilation = pair(dilation, "dilation", "Conv2d")
         self.padding = padding if isinstance(padding, (int, str)) else tuple(padding)
-        self.pads = conv_padding(padding, self.kernel_size, self.stride)
+        self.pads = conv_padding(padding, self.kernel_size, self.stride, dilation=self.dilation)
         self.weight = Parameter(zeros((out_channels, in_channels // groups, *self.kernel_size)))
         self.register_parameter("bias", Parameter(zeros(out_channels)) if bias else None)
         init.default_layer_init(self.weight, self.bias)
 
     def forward(self, x):
         self.check_input(x, f"(N, {self.in_channels}, H, W)", (4,), self.in_channels)
-        return conv2d(x, self.weight, self.bias, self.stride, self.pads, self.groups)
+        return conv2d(x, self.weight, self.bias, self.stride, self.pads, self.dilation, self.groups)
 
     def extra_repr(self):
         s = f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, stride={self.stride}"
         if self.padding != 0:
             s += f", padding={self.padding!r}"
+        if self.dilation != (1, 1):
+            s += f", dilation={self.dilation}"
         if self.groups != 1:
             s += f", groups={self.groups}"
         if self.bias is None:

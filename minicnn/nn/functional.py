@@ -39,11 +39,10 @@ def log_softmax(input, dim=None):
 
 
 def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
-    """padding may be 'same' or 'valid' as in PyTorch; dilation other than 1 is not supported."""
-    if dilation not in (1, (1, 1)):
-        raise ValueError(f"conv2d: dilation={dilation!r} is not supported (only 1)")
-    stride = pair(stride, "stride", "conv2d")
-    return ops.conv2d(input, weight, bias, stride, conv_padding(padding, weight.shape[2:], stride, "conv2d"), groups)
+    """padding may be 'same' or 'valid' as in PyTorch."""
+    stride, dilation = pair(stride, "stride", "conv2d"), pair(dilation, "dilation", "conv2d")
+    padding = conv_padding(padding, weight.shape[2:], stride, "conv2d", dilation)
+    return ops.conv2d(input, weight, bias, stride, padding, dilation, groups)
 
 
 def linear(input, weight, bias=None):

@@ -45,6 +45,10 @@ def run_both(ours, theirs, x, train=True, xp=np):
 LAYERS = {
     "conv": (lambda: nn.Conv2d(4, 6, 3, stride=2, padding=1, groups=2),
              lambda: torch.nn.Conv2d(4, 6, 3, stride=2, padding=1, groups=2), (2, 4, 7, 7)),
+    "conv_dilated_same": (lambda: nn.Conv2d(3, 4, 3, padding="same", dilation=2),
+                          lambda: torch.nn.Conv2d(3, 4, 3, padding="same", dilation=2), (2, 3, 7, 8)),
+    "conv_dilated_positional": (lambda: nn.Conv2d(4, 4, 3, 2, 1, 2, 2, False),     # PyTorch's argument order
+                                lambda: torch.nn.Conv2d(4, 4, 3, 2, 1, 2, 2, False), (1, 4, 9, 9)),
     "conv_1x7_nobias": (lambda: nn.Conv2d(3, 2, (1, 7), padding=(0, 3), bias=False),
                         lambda: torch.nn.Conv2d(3, 2, (1, 7), padding=(0, 3), bias=False), (1, 3, 5, 9)),
     "linear": (lambda: nn.Linear(5, 3), lambda: torch.nn.Linear(5, 3), (4, 5)),

@@ -11,7 +11,7 @@ from minicnn import im2col, ops
 from minicnn.fast.scratch import release, scratch
 from tests.oracle import compare_with_torch, gradcheck_arrays
 
-# (x shape, weight shape, stride, padding as minicnn takes it, padding as torch takes it, groups)
+# (x shape, weight shape, stride, padding as minicnn takes it, padding as torch takes it, groups[, dilation])
 CASES = {
     "3x3_pad1": ((2, 3, 5, 5), (4, 3, 3, 3), 1, 1, 1, 1),
     "stride2_odd": ((1, 2, 7, 6), (3, 2, 3, 3), 2, 1, 1, 1),
@@ -26,24 +26,34 @@ CASES = {
     "groups2_stride1_5x5": ((2, 4, 6, 6), (4, 2, 5, 5), 1, 2, 2, 2),
     "many_out_channels": ((2, 1, 5, 5), (6, 1, 3, 3), 1, 0, 0, 1),
     "stride3_pad_wider_than_kernel": ((2, 2, 7, 8), (3, 2, 2, 3), 3, 3, 3, 1),  # windows entirely in the padding
+    "dilation2_deeplab": ((2, 3, 9, 9), (4, 3, 3, 3), 1, 2, 2, 1, 2),              # 'same' size at dilation 2
+    "dilation_hw_stride2": ((1, 2, 11, 8), (3, 2, 2, 3), (2, 1), (1, 3), (1, 3), 1, (3, 2)),
+    "dilation2_groups2_stride2": ((2, 4, 8, 9), (4, 2, 3, 3), 2, 1, 1, 2, 2),     # taps past the last window
+    "dilation_wider_than_input": ((1, 1, 4, 4), (2, 1, 2, 2), 1, 1, 1, 1, 5),     # a span of 6 over 4 + 2 rows
 }
+
+
+def _case(name):
+    """x shape, weight shape, stride, padding, torch's padding, groups and dilation (1 unless given)."""
+    case = CASES[name]
+    return case if len(case) == 7 else case + (1,)
 
 
 @pytest.mark.parametrize("bias", [True, False])
 @pytest.mark.parametrize("name", CASES)
 def test_conv2d_gradcheck(xp, fast_path, rng, name, bias):
-    xs, ws, stride, pad, _, groups = CASES[name]
+    xs, ws, stride, pad, _, groups, dilation = _case(name)
     arrays = [rng.standard_normal(xs), rng.standard_normal(ws)] + ([rng.standard_normal(ws[0])] if bias else [])
-    gradcheck_arrays(lambda x, w, b=None: ops.conv2d(x, w, b, stride, pad, groups), arrays, xp)
+    gradcheck_arrays(lambda x, w, b=None: ops.conv2d(x, w, b, stride, pad, dilation, groups), arrays, xp)
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("name", CASES)
 def test_conv2d_matches_torch(xp, fast_path, rng, dtype, name):
-    xs, ws, stride, pad, tpad, groups = CASES[name]
+    xs, ws, stride, pad, tpad, groups, dilation = _case(name)
     arrays = [rng.standard_normal(xs), rng.standard_normal(ws), rng.standard_normal(ws[0])]
-    compare_with_torch(lambda x, w, b: ops.conv2d(x, w, b, stride, pad, groups),
-                       lambda x, w, b: F.conv2d(x, w, b, stride, tpad, groups=groups), arrays, xp, dtype)
+    compare_with_torch(lambda x, w, b: ops.conv2d(x, w, b, stride, pad, dilation, groups),
+                       lambda x, w, b: F.conv2d(x, w, b, stride, tpad, dilation, groups), arrays, xp, dtype)
 
 
 @pytest.mark.parametrize("stride", [1, 2])

@@ -38,6 +38,7 @@ from minicnn.ops.activation import LeakyReLU, ReLU, Sigmoid, Tanh
 from minicnn.ops.arithmetic import Add, Cast, Div, Exp, Log, MatMul, Mul, Neg, Pow, Sub
 from minicnn.ops.batchnorm import BatchNorm
 from minicnn.ops.conv import Conv2d
+from minicnn.ops.conv_transpose import ConvTranspose2d
 from minicnn.ops.linear import Linear
 from minicnn.ops.loss import LogSoftmax, Softmax
 from minicnn.ops.lrn import LocalResponseNorm
@@ -245,6 +246,14 @@ def _conv2d(g, c):
                   pads=[PT, PL, PB, PR], dilations=list(f.dilation), group=f.groups)
 
 
+def _conv_transpose2d(g, c):
+    f = c.function
+    stride, (PT, PB, PL, PR), groups, dilation = f.conv
+    return g.node("ConvTranspose", _inputs(g, c), kernel_shape=list(c.inputs[1].shape[2:]), strides=list(stride),
+                  pads=[PT, PL, PB, PR], dilations=list(dilation), group=groups,
+                  output_padding=list(f.output_padding))
+
+
 def _pool_attributes(f, pads):
     """ceil_mode is not passed on: ONNX's keeps a last window that starts in the bottom/right padding,
     which minicnn (like PyTorch) drops. minicnn's forward already padded the bottom and right so
@@ -389,6 +398,7 @@ def _pad_channels(g, c):
 
 CONVERTERS = {
     Conv2d: _conv2d,
+    ConvTranspose2d: _conv_transpose2d,
     MaxPool2d: _max_pool2d,
     AvgPool2d: _avg_pool2d,
     AdaptiveAvgPool2d: _adaptive_avg_pool2d,

@@ -3,6 +3,7 @@ from minicnn.nn import init
 from minicnn.nn.activation import LeakyReLU, LogSoftmax, ReLU, Sigmoid, Softmax, Tanh
 from minicnn.nn.containers import ModuleDict, ModuleList, Sequential
 from minicnn.nn.conv import Conv2d
+from minicnn.nn.conv_transpose import ConvTranspose2d
 from minicnn.nn.dropout import Dropout
 from minicnn.nn.flatten import Flatten
 from minicnn.nn.linear import Identity, Linear

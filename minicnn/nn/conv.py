@@ -6,7 +6,7 @@ from minicnn.nn.parameter import Parameter
 from minicnn.ops.conv import conv2d
 from minicnn.ops.utils import pair
 
-__all__ = ["Conv2d", "conv_padding"]
+__all__ = ["Conv2d", "ConvLayer", "conv_padding"]
 
 
 def conv_padding(padding, kernel_size, stride, op="Conv2d", dilation=(1, 1)):
@@ -26,7 +26,26 @@ def conv_padding(padding, kernel_size, stride, op="Conv2d", dilation=(1, 1)):
     return tuple(((k - 1) // 2, k - 1 - (k - 1) // 2) for k in spans)
 
 
-class Conv2d(Module):
+class ConvLayer(Module):
+    """What Conv2d and ConvTranspose2d share: channels in groups, kernel, stride, dilation, and a weight
+    ``(*weight_channels, KH, KW)`` and bias initialised as PyTorch does."""
+
+    def __init__(self, in_channels, out_channels, kernel_size, stride, dilation, groups, bias, weight_channels):
+        super().__init__()
+        name = type(self).__name__
+        if groups < 1 or in_channels % groups or out_channels % groups:
+            raise ValueError(f"{name}: groups={groups} must divide in_channels={in_channels} "
+                             f"and out_channels={out_channels}")
+        self.in_channels, self.out_channels, self.groups = in_channels, out_channels, groups
+        self.kernel_size = pair(kernel_size, "kernel_size", name)
+        self.stride = pair(stride, "stride", name)
+        self.dilation = pair(dilation, "dilation", name)
+        self.weight = Parameter(zeros((*weight_channels, *self.kernel_size)))
+        self.register_parameter("bias", Parameter(zeros(out_channels)) if bias else None)
+        init.default_layer_init(self.weight, self.bias)
+
+
+class Conv2d(ConvLayer):
     """y = conv2d(x, weight, bias): (N, in_channels, H, W) -> (N, out_channels, OH, OW).
 
     weight: (out_channels, in_channels / groups, KH, KW); kernel_size may be (1, 7) or (7, 1).
@@ -36,19 +55,10 @@ class Conv2d(Module):
 
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1, groups=1,
                  bias=True):
-        super().__init__()
-        if groups < 1 or in_channels % groups or out_channels % groups:
-            raise ValueError(f"Conv2d: groups={groups} must divide in_channels={in_channels} "
-                             f"and out_channels={out_channels}")
-        self.in_channels, self.out_channels, self.groups = in_channels, out_channels, groups
-        self.kernel_size = pair(kernel_size, "kernel_size", "Conv2d")
-        self.stride = pair(stride, "stride", "Conv2d")
-        self.dilation = pair(dilation, "dilation", "Conv2d")
+        super().__init__(in_channels, out_channels, kernel_size, stride, dilation, groups, bias,
+                         (out_channels, in_channels // groups))
         self.padding = padding if isinstance(padding, (int, str)) else tuple(padding)
         self.pads = conv_padding(padding, self.kernel_size, self.stride, dilation=self.dilation)
-        self.weight = Parameter(zeros((out_channels, in_channels // groups, *self.kernel_size)))
-        self.register_parameter("bias", Parameter(zeros(out_channels)) if bias else None)
-        init.default_layer_init(self.weight, self.bias)
 
     def forward(self, x):
         self.check_input(x, f"(N, {self.in_channels}, H, W)", (4,), self.in_channels)

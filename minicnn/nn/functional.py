@@ -9,9 +9,9 @@ from minicnn.ops.loss import implicit_softmax_dim
 from minicnn.ops.utils import pair
 from minicnn.tensor import Tensor
 
-__all__ = ["relu", "leaky_relu", "sigmoid", "tanh", "softmax", "log_softmax", "conv2d", "linear", "max_pool2d",
-           "avg_pool2d", "adaptive_avg_pool2d", "dropout", "batch_norm", "local_response_norm", "pad", "one_hot",
-           "cross_entropy", "nll_loss", "mse_loss", "binary_cross_entropy_with_logits"]
+__all__ = ["relu", "leaky_relu", "sigmoid", "tanh", "softmax", "log_softmax", "conv2d", "conv_transpose2d", "linear",
+           "max_pool2d", "avg_pool2d", "adaptive_avg_pool2d", "dropout", "batch_norm", "local_response_norm", "pad",
+           "one_hot", "cross_entropy", "nll_loss", "mse_loss", "binary_cross_entropy_with_logits"]
 
 
 def relu(input, inplace=False):
@@ -43,6 +43,10 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     stride, dilation = pair(stride, "stride", "conv2d"), pair(dilation, "dilation", "conv2d")
     padding = conv_padding(padding, weight.shape[2:], stride, "conv2d", dilation)
     return ops.conv2d(input, weight, bias, stride, padding, dilation, groups)
+
+
+def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1):
+    return ops.conv_transpose2d(input, weight, bias, stride, padding, output_padding, groups, dilation)
 
 
 def linear(input, weight, bias=None):

@@ -4,6 +4,7 @@ from minicnn.ops.reduce import argmax, argmin, max, mean, sum
 from minicnn.ops.shape import (clone, concat, expand, flatten, getitem, pad, pad_channels, reshape, setitem, squeeze,
                                stack, transpose, unsqueeze)
 from minicnn.ops.conv import conv2d
+from minicnn.ops.conv_transpose import conv_transpose2d
 from minicnn.ops.pool import adaptive_avg_pool2d, avg_pool2d, global_avg_pool2d, max_pool2d
 from minicnn.ops.activation import leaky_relu, relu, sigmoid, tanh
 from minicnn.ops.linear import linear

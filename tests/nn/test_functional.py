@@ -72,7 +72,10 @@ def test_one_hot_and_errors():
     assert F.one_hot(mc.tensor([1]), num_classes=4).tolist() == [[0, 1, 0, 0]]
     with pytest.raises(ValueError, match="conv2d: padding='same' needs stride 1, got stride=\\(2, 2\\)"):
         F.conv2d(mc.tensor(X4), mc.tensor(W), stride=2, padding="same")
-    with pytest.raises(ValueError, match="conv2d: dilation=2 is not supported"):
-        F.conv2d(mc.tensor(X4), mc.tensor(W), dilation=2)
+    dilated = F.conv2d(mc.tensor(X4), mc.tensor(W), dilation=2, padding="same")     # supported now, as in torch
+    np.testing.assert_allclose(dilated.numpy(), TF.conv2d(torch.tensor(X4), torch.tensor(W), dilation=2,
+                                                          padding="same").numpy(), rtol=1e-10, atol=1e-12)
+    with pytest.raises(ValueError, match="conv2d: dilation must be positive, got \\(0, 0\\)"):
+        F.conv2d(mc.tensor(X4), mc.tensor(W), dilation=0)
     with pytest.raises(ValueError, match="pad: only mode='constant'"):
         F.pad(mc.tensor(X4), (1, 1), mode="reflect")

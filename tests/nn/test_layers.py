@@ -45,6 +45,10 @@ def run_both(ours, theirs, x, train=True, xp=np):
 LAYERS = {
     "conv": (lambda: nn.Conv2d(4, 6, 3, stride=2, padding=1, groups=2),
              lambda: torch.nn.Conv2d(4, 6, 3, stride=2, padding=1, groups=2), (2, 4, 7, 7)),
+    "conv_transpose": (lambda: nn.ConvTranspose2d(4, 6, 4, stride=2, padding=1, groups=2),
+                       lambda: torch.nn.ConvTranspose2d(4, 6, 4, stride=2, padding=1, groups=2), (2, 4, 3, 3)),
+    "conv_transpose_positional": (lambda: nn.ConvTranspose2d(3, 2, 3, 2, 1, 1, 1, False, 2),  # PyTorch's order
+                                  lambda: torch.nn.ConvTranspose2d(3, 2, 3, 2, 1, 1, 1, False, 2), (1, 3, 4, 5)),
     "conv_dilated_same": (lambda: nn.Conv2d(3, 4, 3, padding="same", dilation=2),
                           lambda: torch.nn.Conv2d(3, 4, 3, padding="same", dilation=2), (2, 3, 7, 8)),
     "conv_dilated_positional": (lambda: nn.Conv2d(4, 4, 3, 2, 1, 2, 2, False),     # PyTorch's argument order

@@ -96,6 +96,28 @@ def test_pr_curve_counts_and_precision_recall(tmp_path):
     assert (tp[0], fp[0]) == (3, 2) and recall[0] == 1
 
 
+def test_embedding_writes_what_the_projector_reads(tmp_path):
+    from google.protobuf import text_format
+    from tensorboard.plugins.projector.projector_config_pb2 import ProjectorConfig
+    from PIL import Image
+
+    points = np.random.default_rng(2).normal(size=(5, 3)).astype(np.float32)
+    images = np.zeros((5, 1, 2, 2), np.float32)
+    images[4] = 1.0                                 # the fifth image white: the middle of a 3x3 sprite
+    with SummaryWriter(tmp_path) as writer:
+        writer.add_embedding(mc.tensor(points), metadata=list("abcde"), label_img=images, global_step=7)
+        writer.add_embedding(points, metadata=[[1, "x"]] * 5, metadata_header=["n", "s"], tag="two")
+    config = text_format.Parse((tmp_path / "projector_config.pbtxt").read_text(), ProjectorConfig())
+    first, second = config.embeddings
+    assert (first.tensor_name, second.tensor_name) == ("default:00007", "two:00000")
+    np.testing.assert_allclose(np.loadtxt(tmp_path / first.tensor_path, delimiter="\t"), points, rtol=1e-6)
+    assert (tmp_path / first.metadata_path).read_text() == "a\nb\nc\nd\ne\n"
+    assert (tmp_path / second.metadata_path).read_text() == "n\ts\n" + "1\tx\n" * 5
+    sprite = np.asarray(Image.open(tmp_path / first.sprite.image_path))
+    assert sprite.shape == (6, 6) and list(first.sprite.single_image_dim) == [2, 2]
+    assert sprite[2:4, 2:4].min() == 255 and sprite.sum() == 4 * 255
+
+
 def test_purge_step_drops_the_steps_a_resumed_run_logs_again(tmp_path):
     with SummaryWriter(tmp_path, filename_suffix=".first") as writer:
         for step in range(1, 4):
@@ -120,6 +142,10 @@ def test_bad_input_is_a_short_error_naming_the_argument(tmp_path):
             writer.add_histogram("x", np.array([1.0, np.nan]))
         with pytest.raises(ValueError, match=r"predictions must lie in \[0, 1\], got \[0, 2\]"):
             writer.add_pr_curve("x", [0, 1], [0.0, 2.0])
+        with pytest.raises(ValueError, match=r"mat must be \(N, D\), one row per point, got shape \(4,\)"):
+            writer.add_embedding(np.zeros(4))
+        with pytest.raises(ValueError, match=r"label_img must be \(N, C, H, W\) with N = 2 points"):
+            writer.add_embedding(np.zeros((2, 3)), label_img=np.zeros((3, 1, 2, 2)))
         with pytest.raises(NotImplementedError, match="minicnn.viz.graph"):
             writer.add_graph(mc.nn.Linear(2, 2), np.zeros((1, 2)))
 

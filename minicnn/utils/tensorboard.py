@@ -14,6 +14,7 @@ import io
 import os
 import socket
 import time
+import types
 from datetime import datetime
 
 import numpy as np
@@ -31,13 +32,18 @@ IMAGE_FORMATS = ("CHW", "HWC", "HW")
 def _tensorboard():
     """The tensorboard modules used here; an ImportError of one line saying how to install them."""
     try:
+        from google.protobuf import text_format     # protobuf comes with tensorboard
         from tensorboard.compat.proto import event_pb2, summary_pb2
         from tensorboard.plugins.pr_curve import metadata as pr_curve_metadata
+        from tensorboard.plugins.projector import metadata as projector_metadata, projector_config_pb2
         from tensorboard.summary.writer.event_file_writer import EventFileWriter
         from tensorboard.util import tensor_util
     except ImportError:
         raise ImportError(INSTALL) from None
-    return event_pb2, summary_pb2, pr_curve_metadata, EventFileWriter, tensor_util
+    return types.SimpleNamespace(text_format=text_format, event_pb2=event_pb2, summary_pb2=summary_pb2,
+                                 pr_curve_metadata=pr_curve_metadata, projector_metadata=projector_metadata,
+                                 projector_config_pb2=projector_config_pb2, EventFileWriter=EventFileWriter,
+                                 tensor_util=tensor_util)
 
 
 def _host(value, name):
@@ -68,16 +74,15 @@ class SummaryWriter:
     """
 
     def __init__(self, log_dir=None, comment="", purge_step=None, max_queue=10, flush_secs=120, filename_suffix=""):
-        modules = _tensorboard()
-        self._event_pb2, self._summary_pb2, self._pr_curve_metadata, writer_class, self._tensor_util = modules
+        self._tb = _tensorboard()
         if log_dir is None:
             stamp = datetime.now().strftime("%b%d_%H-%M-%S")
             log_dir = os.path.join("runs", f"{stamp}_{socket.gethostname()}{comment}")
         self.log_dir = str(log_dir)
-        self._writer = writer_class(self.log_dir, max_queue, flush_secs, filename_suffix)
+        self._writer = self._tb.EventFileWriter(self.log_dir, max_queue, flush_secs, filename_suffix)
         if purge_step is not None:
-            self._add_event(purge_step, None, session_log=self._event_pb2.SessionLog(
-                status=self._event_pb2.SessionLog.START))
+            session_log = self._tb.event_pb2.SessionLog
+            self._add_event(purge_step, None, session_log=session_log(status=session_log.START))
 
     def get_logdir(self):
         return self.log_dir
@@ -93,7 +98,7 @@ class SummaryWriter:
     def add_image(self, tag, img_tensor, global_step=None, walltime=None, dataformats="CHW"):
         """One image: floats in [0, 1] (scaled to 0-255) or uint8; one channel (gray), 3 (RGB) or 4 (RGBA);
         dataformats "CHW" (PyTorch's default), "HWC" or "HW"."""
-        image = self._summary_pb2.Summary.Image
+        image = self._tb.summary_pb2.Summary.Image
         pixels = _image_hwc(_host(img_tensor, "add_image: img_tensor"), dataformats)
         height, width, channels = pixels.shape
         self._add_value(global_step, walltime, tag=tag, image=image(
@@ -122,7 +127,7 @@ class SummaryWriter:
         counts, edges = np.histogram(values, tensorflow_bins() if bins == "tensorflow" else bins)
         used = np.flatnonzero(counts)
         first, last = used[0], used[-1] + 1          # the empty buckets outside the data are left out
-        histogram = self._summary_pb2.HistogramProto(
+        histogram = self._tb.summary_pb2.HistogramProto(
             min=values.min(), max=values.max(), num=values.size, sum=values.sum(), sum_squares=values @ values,
             bucket_limit=edges[first + 1:last + 1].tolist(), bucket=counts[first:last].tolist())
         self._add_value(global_step, walltime, tag=tag, histo=histogram)
@@ -143,9 +148,45 @@ class SummaryWriter:
         if num_thresholds < 2:
             raise ValueError(f"add_pr_curve: num_thresholds must be at least 2, got {num_thresholds}")
         curve = _pr_curve(labels, predictions, weights, num_thresholds)
-        metadata = self._pr_curve_metadata.create_summary_metadata(tag, "", num_thresholds)
+        metadata = self._tb.pr_curve_metadata.create_summary_metadata(tag, "", num_thresholds)
         self._add_value(global_step, walltime, tag=tag, metadata=metadata,
-                        tensor=self._tensor_util.make_tensor_proto(curve.astype(np.float32)))
+                        tensor=self._tb.tensor_util.make_tensor_proto(curve.astype(np.float32)))
+
+    def add_embedding(self, mat, metadata=None, label_img=None, global_step=None, tag="default",
+                      metadata_header=None):
+        """Points for the Projector tab: ``mat`` (N, D), one row per point; ``metadata`` a label per
+        point (or a list of columns per point, named by ``metadata_header``); ``label_img`` (N, C, H, W)
+        a picture per point. Written as the files the Projector reads, in LOG_DIR/STEP/TAG/."""
+        mat = _host(mat, "add_embedding: mat")
+        if mat.ndim != 2:
+            raise ValueError(f"add_embedding: mat must be (N, D), one row per point, got shape {mat.shape}")
+        folder = os.path.join(f"{global_step or 0:05d}", tag)
+        os.makedirs(os.path.join(self.log_dir, folder), exist_ok=True)
+        np.savetxt(os.path.join(self.log_dir, folder, "tensors.tsv"), mat, delimiter="\t", fmt="%.8g")
+        embedding = self._tb.projector_config_pb2.EmbeddingInfo(
+            tensor_name=f"{tag}:{global_step or 0:05d}", tensor_path=os.path.join(folder, "tensors.tsv"))
+        if metadata is not None:
+            embedding.metadata_path = os.path.join(folder, "metadata.tsv")
+            self._write_metadata(list(metadata), metadata_header, len(mat), embedding.metadata_path)
+        if label_img is not None:
+            sprite, height, width = _sprite(_host(label_img, "add_embedding: label_img"), len(mat))
+            embedding.sprite.image_path = os.path.join(folder, "sprite.png")
+            embedding.sprite.single_image_dim.extend([width, height])
+            with open(os.path.join(self.log_dir, embedding.sprite.image_path), "wb") as f:
+                f.write(_png(sprite))
+        config = self._tb.projector_config_pb2.ProjectorConfig(embeddings=[embedding])
+        # appended: the embeddings of earlier calls and sessions stay listed (repeated fields concatenate)
+        with open(os.path.join(self.log_dir, self._tb.projector_metadata.PROJECTOR_FILENAME), "a") as f:
+            f.write(self._tb.text_format.MessageToString(config))
+
+    def _write_metadata(self, rows, header, points, path):
+        if len(rows) != points:
+            raise ValueError(f"add_embedding: metadata must have a row per point, {points}, got {len(rows)}")
+        lines = [map(str, row) if header else [str(row)] for row in rows]
+        if header:
+            lines.insert(0, header)
+        with open(os.path.join(self.log_dir, path), "w") as f:
+            f.writelines("\t".join(line) + "\n" for line in lines)
 
     def add_graph(self, model, input_to_model=None, verbose=False, use_strict_trace=True):
         raise NotImplementedError("add_graph: TensorBoard's graph needs a TensorFlow GraphDef, which minicnn does "
@@ -167,11 +208,11 @@ class SummaryWriter:
         self.close()
 
     def _add_value(self, global_step, walltime, **value):
-        summary = self._summary_pb2.Summary(value=[self._summary_pb2.Summary.Value(**value)])
+        summary = self._tb.summary_pb2.Summary(value=[self._tb.summary_pb2.Summary.Value(**value)])
         self._add_event(global_step, walltime, summary=summary)
 
     def _add_event(self, global_step, walltime, **content):
-        event = self._event_pb2.Event(wall_time=time.time() if walltime is None else walltime, **content)
+        event = self._tb.event_pb2.Event(wall_time=time.time() if walltime is None else walltime, **content)
         if global_step is not None:
             event.step = int(global_step)
         self._writer.add_event(event)
@@ -191,9 +232,28 @@ def _image_hwc(array, dataformats):
     if array.shape[2] not in (1, 3, 4):
         raise ValueError(f"add_image: an image has 1, 3 or 4 channels, got {array.shape[2]} ({dataformats} shape "
                          f"{array.shape})")
-    if array.dtype != np.uint8:
-        array = (np.clip(array.astype(np.float64), 0, 1) * 255).round().astype(np.uint8)
-    return array
+    return _uint8(array)
+
+
+def _uint8(array):
+    """Pixels as uint8: uint8 ones as they are, any others taken to be in [0, 1]."""
+    if array.dtype == np.uint8:
+        return array
+    return (np.clip(array.astype(np.float64), 0, 1) * 255).round().astype(np.uint8)
+
+
+def _sprite(images, points):
+    """The Projector's sprite: the (N, C, H, W) images in a square grid, row by row, as (H', W', C)
+    pixels; returns it with one image's height and width."""
+    if images.ndim != 4 or len(images) != points or images.shape[1] not in (1, 3):
+        raise ValueError(f"add_embedding: label_img must be (N, C, H, W) with N = {points} points and C 1 or 3, "
+                         f"got shape {images.shape}")
+    n, channels, height, width = images.shape
+    side = int(np.ceil(np.sqrt(n)))
+    grid = np.zeros((side * side, height, width, channels), np.uint8)
+    grid[:n] = _uint8(images.transpose(0, 2, 3, 1))
+    grid = grid.reshape(side, side, height, width, channels).transpose(0, 2, 1, 3, 4)
+    return grid.reshape(side * height, side * width, channels), height, width
 
 
 def _png(pixels):

@@ -118,6 +118,21 @@ def test_embedding_writes_what_the_projector_reads(tmp_path):
     assert sprite[2:4, 2:4].min() == 255 and sprite.sum() == 4 * 255
 
 
+def test_graph_has_a_node_per_op_inside_its_module(tmp_path):
+    model = mc.nn.Sequential(mc.nn.Linear(3, 4), mc.nn.ReLU())
+    with SummaryWriter(tmp_path) as writer:
+        writer.add_graph(model, np.zeros((2, 3), np.float32))
+    nodes = {node.name: node for node in read_back(tmp_path).Graph().node}
+    assert {name: list(node.input) for name, node in nodes.items()} == {
+        "input/input.0": [], "Sequential/0/weight": [], "Sequential/0/bias": [],
+        "Sequential/0/Linear_0": ["input/input.0", "Sequential/0/weight", "Sequential/0/bias"],
+        "Sequential/1/ReLU_1": ["Sequential/0/Linear_0"], "output/output.0": ["Sequential/1/ReLU_1"]}
+    assert nodes["input/input.0"].op == "IO Node" and nodes["Sequential/0/weight"].op == "Parameter"
+    relu = nodes["Sequential/1/ReLU_1"]
+    (shape,) = relu.attr["_output_shapes"].list.shape
+    assert [d.size for d in shape.dim] == [2, 4]
+
+
 def test_purge_step_drops_the_steps_a_resumed_run_logs_again(tmp_path):
     with SummaryWriter(tmp_path, filename_suffix=".first") as writer:
         for step in range(1, 4):
@@ -146,8 +161,8 @@ def test_bad_input_is_a_short_error_naming_the_argument(tmp_path):
             writer.add_embedding(np.zeros(4))
         with pytest.raises(ValueError, match=r"label_img must be \(N, C, H, W\) with N = 2 points"):
             writer.add_embedding(np.zeros((2, 3)), label_img=np.zeros((3, 1, 2, 2)))
-        with pytest.raises(NotImplementedError, match="minicnn.viz.graph"):
-            writer.add_graph(mc.nn.Linear(2, 2), np.zeros((1, 2)))
+        with pytest.raises(ValueError, match="add_graph: input_to_model is needed"):
+            writer.add_graph(mc.nn.Linear(2, 2))
 
 
 def test_without_tensorboard_one_line_says_how_to_install_it(tmp_path):

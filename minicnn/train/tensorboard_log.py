@@ -1,10 +1,11 @@
-"""--tensorboard: what a run logs to RUN/tensorboard/ after each epoch, at global_step = the epoch.
+"""--tensorboard: what a run logs to RUN/tensorboard/. When it opens: the model's graph. After each
+epoch, at global_step = the epoch: the curves and the learning rate, a histogram of every parameter
+and of its gradient (those of the epoch's last step), and the first convolution's filters as an image.
 
-The curves and the learning rate, a histogram of every parameter and of its gradient (those of the
-epoch's last step), and the first convolution's filters as an image. A resumed run appends to the
-same folder from the epoch after its checkpoint's; purge_step makes TensorBoard drop what an earlier
-session logged past that checkpoint (a run resumed from best.safetensors). An epoch whose logging a
-crash cut short (after its checkpoint) stays missing: its gradients are gone with the process.
+A resumed run appends to the same folder from the epoch after its checkpoint's; purge_step makes
+TensorBoard drop what an earlier session logged past that checkpoint (a run resumed from
+best.safetensors). An epoch whose logging a crash cut short (after its checkpoint) stays missing:
+its gradients are gone with the process.
 """
 import os
 
@@ -24,15 +25,18 @@ TAGS = {"train_loss": "loss/train", "val_loss": "loss/val", "train_aux_loss": "l
 
 
 class TensorBoardLog:
-    """Logs the epochs of ``model``'s run in ``folder`` after ``epochs_done``, those its checkpoint holds."""
+    """Logs the epochs of ``model``'s run in ``folder`` after ``epochs_done``, those its checkpoint holds;
+    input_size: one image's (C, H, W), for the graph."""
 
-    def __init__(self, folder, model, epochs_done=0):
+    def __init__(self, folder, model, input_size, epochs_done=0):
         try:
             from minicnn.utils.tensorboard import SummaryWriter
             self.writer = SummaryWriter(os.path.join(folder, FOLDER), purge_step=epochs_done + 1)
         except ImportError as e:
             raise TrainError(f"--tensorboard: {e}") from None
         self.model = model
+        with model.inference():                 # eval mode: batch norm's running statistics stay as they are
+            self.writer.add_graph(model, np.zeros((1, *input_size), np.float32))
         self.first_conv = next(((name, m) for name, m in model.named_modules() if isinstance(m, Conv2d)), None)
 
     def log_epoch(self, metrics):

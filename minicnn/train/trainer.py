@@ -272,7 +272,8 @@ class Trainer:
         if self.history:            # a run killed between its checkpoint and metrics.csv: catch up
             self._write_logs()
         if self.config.get("tensorboard"):         # .get: runs saved before the flag existed lack it
-            self.tensorboard = TensorBoardLog(self.folder, self.model, epochs_done=self.epoch)
+            self.tensorboard = TensorBoardLog(self.folder, self.model, self.config["input_size"],
+                                              epochs_done=self.epoch)
         self.saved_time = time.monotonic()
 
     def _train(self):

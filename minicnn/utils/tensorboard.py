@@ -21,6 +21,7 @@ import numpy as np
 
 from minicnn import backend
 from minicnn.tensor import Tensor
+from minicnn.utils.tensorboard_graph import graph_def
 
 __all__ = ["SummaryWriter"]
 
@@ -189,9 +190,13 @@ class SummaryWriter:
             f.writelines("\t".join(line) + "\n" for line in lines)
 
     def add_graph(self, model, input_to_model=None, verbose=False, use_strict_trace=True):
-        raise NotImplementedError("add_graph: TensorBoard's graph needs a TensorFlow GraphDef, which minicnn does "
-                                  "not write; draw the graph with minicnn.viz.graph(model(x), model) or "
-                                  "python -m minicnn.viz graph instead")
+        """The graph of ``model`` run once on ``input_to_model`` (a Tensor or array, or a tuple of them),
+        for the Graphs tab: an op per node, folded by module. verbose and use_strict_trace belong to
+        PyTorch's tracer and are not used; minicnn.viz.graph draws the same record as a picture."""
+        if input_to_model is None:
+            raise ValueError("add_graph: input_to_model is needed: the graph is what one forward pass on it records")
+        inputs = input_to_model if isinstance(input_to_model, (tuple, list)) else (input_to_model,)
+        self._add_event(None, None, graph_def=graph_def(model, inputs).SerializeToString())
 
     # ---- the file ------------------------------------------------------------------------------
     def flush(self):

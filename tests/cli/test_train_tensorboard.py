@@ -1,5 +1,5 @@
 """python -m minicnn.train --tensorboard in a subprocess: the event files hold each epoch's curves,
-lr, histograms and first-layer filters; a resumed run continues the same curves; without the
+lr, histograms and first-layer filters, and the graph; a resumed run continues the same curves; without the
 tensorboard package the flag is a one-line usage error."""
 import csv
 import os
@@ -38,6 +38,10 @@ def test_a_resumed_run_continues_the_curves_it_logged(tmp_path):
     tags = events.Tags()
     assert {"weights/features.0.weight", "gradients/features.0.weight"} <= set(tags["histograms"]), tags
     assert [e.step for e in events.Histograms("gradients/features.0.weight")] == [1, 2]
+    assert tags["graph"]
+    graph = {node.name: list(node.input) for node in events.Graph().node}
+    assert graph["LeNet5/features/0/Conv2d_0"] == ["input/input.0", "LeNet5/features/0/weight",
+                                                   "LeNet5/features/0/bias"]
     assert tags["images"] == ["filters/features.0"]          # LeNet-5's first convolution
     assert events.Images("filters/features.0")[-1].width >= 256        # enlarged to be seen
 

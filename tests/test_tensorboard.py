@@ -33,6 +33,18 @@ def test_scalars_from_numbers_arrays_and_tensors(tmp_path):
     assert points[2].wall_time == 123.0
 
 
+def test_gpu_arrays_and_tensors_are_copied_to_the_host(tmp_path, xp):
+    values = np.linspace(-1, 1, 12, dtype=np.float32)
+    with SummaryWriter(tmp_path) as writer:
+        writer.add_scalar("mean", xp.asarray(values).mean(), 0)
+        writer.add_histogram("values", mc.Tensor(xp.asarray(values)), 0)
+        writer.add_image("gray", xp.asarray(values.reshape(1, 3, 4) / 2 + 0.5), 0)
+    events = read_back(tmp_path)
+    assert events.Scalars("mean")[0].value == pytest.approx(0, abs=1e-7)
+    assert events.Histograms("values")[0].histogram_value.num == 12
+    assert (events.Images("gray")[0].width, events.Images("gray")[0].height) == (4, 3)
+
+
 def test_image_pixels_survive_in_each_data_format(tmp_path):
     from PIL import Image
 

@@ -13,6 +13,7 @@ import numpy as np
 
 from minicnn.nn import Conv2d
 from minicnn.train.errors import TrainError
+from minicnn.utils.tensorboard import SummaryWriter
 from minicnn.viz.images import filters, scale_for
 
 __all__ = ["TensorBoardLog", "FOLDER"]
@@ -30,7 +31,6 @@ class TensorBoardLog:
 
     def __init__(self, folder, model, input_size, epochs_done=0):
         try:
-            from minicnn.utils.tensorboard import SummaryWriter
             self.writer = SummaryWriter(os.path.join(folder, FOLDER), purge_step=epochs_done + 1)
         except ImportError as e:
             raise TrainError(f"--tensorboard: {e}") from None
@@ -46,7 +46,7 @@ class TensorBoardLog:
                 self.writer.add_scalar(tag, metrics[key], epoch)
         for name, parameter in self.model.named_parameters():
             self.writer.add_histogram(f"weights/{name}", parameter, epoch)
-            if parameter.grad is not None:          # None after a resume, before the first step
+            if parameter.grad is not None:          # None for a parameter no step has used
                 self.writer.add_histogram(f"gradients/{name}", parameter.grad, epoch)
         if self.first_conv:
             name, conv = self.first_conv

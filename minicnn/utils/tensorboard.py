@@ -26,7 +26,7 @@ from minicnn.utils.tensorboard_graph import graph_def
 __all__ = ["SummaryWriter"]
 
 INSTALL = 'the tensorboard package is not installed: pip install -e ".[tensorboard]"'
-# The shapes add_image takes, each as the axes to move to (height, width, channels).
+# The layouts add_image takes, in PyTorch's letters (C channels, H height, W width).
 IMAGE_FORMATS = ("CHW", "HWC", "HW")
 
 
@@ -60,7 +60,7 @@ def _host(value, name):
     return array
 
 
-def tensorflow_bins():
+def _tensorflow_bins():
     """PyTorch's bins='tensorflow': edges growing by 10% from 1e-12 to 1e20 on both sides of zero,
     so that tiny gradients and large weights each get buckets of their own size."""
     positive = 1e-12 * 1.1 ** np.arange(int(np.ceil(np.log(1e32) / np.log(1.1))))
@@ -125,7 +125,7 @@ class SummaryWriter:
             raise ValueError(f"add_histogram: values of {tag!r} are empty")
         if not np.isfinite(values).all():
             raise ValueError(f"add_histogram: values of {tag!r} hold NaN or infinity")
-        counts, edges = np.histogram(values, tensorflow_bins() if bins == "tensorflow" else bins)
+        counts, edges = np.histogram(values, _tensorflow_bins() if bins == "tensorflow" else bins)
         used = np.flatnonzero(counts)
         first, last = used[0], used[-1] + 1          # the empty buckets outside the data are left out
         histogram = self._tb.summary_pb2.HistogramProto(
@@ -224,7 +224,7 @@ class SummaryWriter:
 
 
 def _image_hwc(array, dataformats):
-    """``array`` as (height, width, 1, 3 or 4) uint8 pixels; floats are taken to be in [0, 1]."""
+    """``array`` as (height, width, channels) uint8 pixels, 1, 3 or 4 channels; floats are taken to be in [0, 1]."""
     if dataformats not in IMAGE_FORMATS:
         raise ValueError(f"add_image: dataformats must be one of {', '.join(IMAGE_FORMATS)}, got {dataformats!r}")
     if array.ndim != len(dataformats):

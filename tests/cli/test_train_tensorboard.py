@@ -46,12 +46,25 @@ def test_a_resumed_run_continues_the_curves_it_logged(tmp_path):
     assert events.Images("filters/features.0")[-1].width >= 256        # enlarged to be seen
 
 
-def test_without_tensorboard_the_flag_is_a_usage_error(tmp_path):
+def without_tensorboard(*args):
+    """python -m minicnn.train ARGS where the tensorboard package cannot be imported."""
     script = ("import runpy, sys\n"
               "sys.modules['tensorboard'] = None\n"     # the import fails, as without the extra
-              f"sys.argv = ['minicnn.train', *{[*TINY, '--out', str(tmp_path), '--tensorboard']!r}]\n"
+              f"sys.argv = ['minicnn.train', *{[str(a) for a in args]!r}]\n"
               "runpy.run_module('minicnn.train', run_name='__main__', alter_sys=True)\n")
-    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
-    assert_usage_error(done, '--tensorboard: the tensorboard package is not installed: '
-                             'pip install -e ".[tensorboard]"')
+    return subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
+
+
+def test_without_tensorboard_the_flag_is_a_usage_error(tmp_path):
+    assert_usage_error(without_tensorboard(*TINY, "--out", tmp_path, "--tensorboard"),
+                       '--tensorboard: the tensorboard package is not installed: pip install -e ".[tensorboard]"')
     assert os.listdir(tmp_path) == []
+
+
+@needs_data
+def test_resuming_a_tensorboard_run_without_tensorboard_is_a_one_line_error(tmp_path):
+    assert train(*TINY, "--out", tmp_path, "--tensorboard", "--no-progress").returncode == 0
+    (run,) = folders(tmp_path)
+    done = without_tensorboard("--resume", run, "--epochs", "2", "--no-progress")
+    assert done.returncode == 1 and "Traceback" not in done.stderr, done.stderr
+    assert '--tensorboard: the tensorboard package is not installed: pip install -e ".[tensorboard]"' in done.stderr

@@ -19,10 +19,13 @@ setup(
         "dist": ["mpi4py>=4"],
         # python -m minicnn.export: onnx writes and checks the file, onnxruntime runs it.
         "onnx": ["onnx", "onnxruntime"],
+        # minicnn.utils.tensorboard.SummaryWriter and python -m minicnn.train --tensorboard.
+        "tensorboard": ["tensorboard"],
         # torch is a test/benchmark oracle only; minicnn/ never imports it. pydot parses the
         # graph pictures' DOT text back in the tests; mpi4py runs the 2-rank training tests.
         # Pinned exactly: any other version pulls gigabytes of CUDA wheels.
         "dev": ["pytest", "pytest-xdist", "hypothesis", "torch==2.13.0", "numba", "threadpoolctl", "dezero",
-                "pydot", "mkdocs", "nbclient", "nbformat", "ipykernel", "mpi4py>=4", "onnx", "onnxruntime"],
+                "pydot", "mkdocs", "nbclient", "nbformat", "ipykernel", "mpi4py>=4", "onnx", "onnxruntime",
+                "tensorboard"],
     },
 )

@@ -5,12 +5,14 @@ the minutes a dataset takes to load, and it is a UsageError naming the flag and 
 which the command prints as one line (exit code 2), never a traceback.
 """
 import argparse
+import importlib.util
 import math
 import os
 
 from minicnn import models, recipes
 from minicnn.cli import Parser, unknown_arch
 from minicnn.train.errors import UsageError
+from minicnn.utils.tensorboard import INSTALL as INSTALL_TENSORBOARD
 
 __all__ = ["build_parser", "check", "resolve", "SCHEDULES", "OPTIMIZERS", "RECIPE_KEYS", "FIXED_DEFAULTS",
            "RESUMABLE"]
@@ -21,10 +23,10 @@ RECIPE_KEYS = ("epochs", "batch_size", "lr", "optimizer", "momentum", "weight_de
                "clip", "augment")
 # Left at None in the parser, so that --resume can tell a flag given from one left alone.
 FIXED_DEFAULTS = {"dataset": "fashion-mnist", "warmup_epochs": 0, "seed": 0, "no_flip": False, "scale_lr": False,
-                  "eval_every": 1}
+                  "eval_every": 1, "tensorboard": False}
 # What a resumed run may change: how and where it runs, and (see command.py) how long.
 RESUMABLE = ("epochs", "device", "no_progress", "profile_steps", "distributed", "workers", "checkpoint_every",
-             "data_dir", "eval_every", "download")
+             "data_dir", "eval_every", "download", "tensorboard")
 
 
 class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
@@ -104,6 +106,10 @@ def build_parser():
     p.add_argument("--exercises", default=None, metavar="DIR",
                    help="train with your own backward passes: each exercise passed in DIR (python -m "
                         "minicnn.exercises) takes the reference's place")
+    p.add_argument("--tensorboard", action="store_true", default=None,
+                   help="also log to RUN/tensorboard/ (tensorboard --logdir RUN): the curves, lr, weight and "
+                        "gradient histograms and the first layer's filters, every epoch (a resumed run goes on "
+                        "logging when it was started with it)")
     p.add_argument("--profile-steps", type=int, default=0, metavar="N",
                    help="profile N training steps (after one warm-up step): profile.txt, profile.json and "
                         "trace.json (open in ui.perfetto.dev) in the run folder")
@@ -142,6 +148,8 @@ def check(args):
         raise UsageError(unknown_arch(args.arch))
     if args.warmup_epochs and args.schedule == "plateau":
         raise UsageError("--warmup-epochs does not combine with --schedule plateau")
+    if args.tensorboard and importlib.util.find_spec("tensorboard") is None:
+        raise UsageError(f"--tensorboard: {INSTALL_TENSORBOARD}")
     if args.exercises and not os.path.isdir(args.exercises):
         raise UsageError(f"--exercises {args.exercises}: no such folder (python -m minicnn.exercises start NAME makes it)")
 

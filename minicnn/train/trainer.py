@@ -21,6 +21,7 @@ from minicnn.train.metrics import epoch_line, plot_curves, write_metrics
 from minicnn.train.optimization import LENGTH_BOUND, make_optimizer, make_schedule
 from minicnn.train.profiling import StepProfiler
 from minicnn.train.signals import StopRequested, StopSignals, moment, signal_name
+from minicnn.train.tensorboard_log import TensorBoardLog
 
 __all__ = ["Trainer"]
 
@@ -51,6 +52,7 @@ class Trainer:
         self.profiling = StepProfiler(config["profile_steps"], folder, f"{config['arch']}, batch "
                                       f"{config['batch_size']}, on {backend.device_name(self.device)}", world.is_main)
         self.stop = StopSignals(enabled=False)
+        self.tensorboard = None             # a TensorBoardLog with --tensorboard, opened with the run folder
 
     @property
     def running(self):
@@ -257,6 +259,8 @@ class Trainer:
             return 1
         finally:
             self.profiling.finish()
+            if self.tensorboard:
+                self.tensorboard.close()
         return 0
 
     def _prepare_folder(self):
@@ -267,6 +271,9 @@ class Trainer:
             run_folder.write_config(self.folder, self.config, self.device)
         if self.history:            # a run killed between its checkpoint and metrics.csv: catch up
             self._write_logs()
+        if self.config.get("tensorboard"):         # .get: runs saved before the flag existed lack it
+            self.tensorboard = TensorBoardLog(self.folder, self.model, self.config["input_size"],
+                                              epochs_done=self.epoch)
         self.saved_time = time.monotonic()
 
     def _train(self):
@@ -327,6 +334,9 @@ class Trainer:
             write_metrics(self.history, os.path.join(self.folder, "metrics.csv"))
         with self._writing("curves.png"):
             plot_curves(self.history, os.path.join(self.folder, "curves.png"), self.config["arch"])
+        if self.tensorboard:
+            with self._writing("tensorboard"):
+                self.tensorboard.log_epoch(self.history[-1])
 
 
 class _Speed:

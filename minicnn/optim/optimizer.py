@@ -1,4 +1,4 @@
-"""Optimizer: the base class of SGD, RMSprop, Adam and AdamW, in PyTorch's layout.
+"""Optimizer: the base class of SGD, RMSprop, Adam, AdamW, Adadelta and Adagrad, in PyTorch's layout.
 
 An optimiser holds ``param_groups``: a list of dicts, each with its ``"params"`` (a list of
 Parameters) and its hyperparameters (``"lr"``, ``"weight_decay"``, ...), the ones a group does

@@ -141,7 +141,7 @@ def test_keywords_as_in_torch(name, args, kwargs):
     ours, theirs = getattr(mc, name)(*our_args, **our_kwargs), getattr(torch, name)(*their_args, **their_kwargs)
     _same_kind(ours, theirs)
     assert ours.requires_grad == theirs.requires_grad
-    if name in ("zeros", "ones", "full", "eye", "arange", "zeros_like", "ones_like", "full_like"):   # not random
+    if name in ("zeros", "ones", "full", "eye", "arange", "zeros_like", "ones_like", "full_like"):   # defined values
         np.testing.assert_array_equal(ours.numpy(), theirs.detach().numpy())
     if name == "randint":
         low, high = kwargs.get("low", 0), kwargs.get("high", args[0] if args else None)

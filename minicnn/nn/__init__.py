@@ -6,7 +6,7 @@ from minicnn.nn.conv import Conv2d
 from minicnn.nn.dropout import Dropout
 from minicnn.nn.flatten import Flatten
 from minicnn.nn.linear import Identity, Linear
-from minicnn.nn.loss import CrossEntropyLoss, MSELoss
+from minicnn.nn.loss import BCELoss, CrossEntropyLoss, MSELoss
 from minicnn.nn.module import Module
 from minicnn.nn.norm import BatchNorm1d, BatchNorm2d, LocalResponseNorm
 from minicnn.nn.parameter import Parameter

@@ -5,7 +5,7 @@ from minicnn.nn.containers import ModuleDict, ModuleList, Sequential
 from minicnn.nn.conv import Conv2d
 from minicnn.nn.dropout import Dropout
 from minicnn.nn.flatten import Flatten
-from minicnn.nn.lazy import LazyBatchNorm2d, LazyConv2d, LazyLinear, UninitializedParameter
+from minicnn.nn.lazy import LazyBatchNorm1d, LazyBatchNorm2d, LazyConv2d, LazyLinear, UninitializedParameter
 from minicnn.nn.linear import Identity, Linear
 from minicnn.nn.loss import BCELoss, CrossEntropyLoss, MSELoss
 from minicnn.nn.module import Module

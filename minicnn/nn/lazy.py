@@ -1,10 +1,10 @@
-"""Lazy layers: LazyLinear, LazyConv2d and LazyBatchNorm2d learn their input size at the first forward.
+"""Lazy layers: LazyLinear, LazyConv2d, LazyBatchNorm1d and LazyBatchNorm2d learn their input size at the first forward.
 
 d2l.ai builds its CNNs with them: ``nn.LazyConv2d(6, kernel_size=5)`` needs no in_channels and
 ``nn.LazyLinear(120)`` no in_features. Until the first forward pass the weights are
 UninitializedParameters (size 0). That pass reads the size from the input's axis 1, makes the
 parameters with the shapes and PyTorch's default initialisation of the ordinary layer, and the
-module then becomes that layer (its class changes to Linear, Conv2d or BatchNorm2d, as PyTorch's
+module then becomes that layer (its class changes to Linear, Conv2d, BatchNorm1d or BatchNorm2d, as PyTorch's
 ``cls_to_become`` does), so later passes cost nothing extra.
 
 Loading a state_dict into a layer that has not run yet takes the size from the checkpoint's shapes
@@ -20,10 +20,10 @@ from minicnn.nn import init
 from minicnn.nn.conv import Conv2d
 from minicnn.nn.linear import Linear
 from minicnn.nn.module import Module
-from minicnn.nn.norm import BatchNorm2d
+from minicnn.nn.norm import BatchNorm1d, BatchNorm2d
 from minicnn.nn.parameter import Parameter
 
-__all__ = ["UninitializedParameter", "LazyLinear", "LazyConv2d", "LazyBatchNorm2d"]
+__all__ = ["UninitializedParameter", "LazyLinear", "LazyConv2d", "LazyBatchNorm1d", "LazyBatchNorm2d"]
 
 
 class UninitializedParameter(Parameter):
@@ -118,12 +118,11 @@ class LazyConv2d(_LazyModule, Conv2d):
         init.default_layer_init(self.weight, self.bias)
 
 
-class LazyBatchNorm2d(_LazyModule, BatchNorm2d):
-    """BatchNorm2d with num_features taken from the first input (N, C, H, W)."""
-    cls_to_become = BatchNorm2d
+class _LazyBatchNorm(_LazyModule):
+    """Shared by LazyBatchNorm1d and LazyBatchNorm2d: num_features from the input's axis 1."""
 
     def __init__(self, eps=1e-5, momentum=0.1, affine=True, track_running_stats=True):
-        BatchNorm2d.__init__(self, 0, eps, momentum, affine, track_running_stats)   # size-0 buffers for now
+        self.cls_to_become.__init__(self, 0, eps, momentum, affine, track_running_stats)   # size-0 buffers for now
         if affine:
             self.weight, self.bias = UninitializedParameter(), UninitializedParameter()
 
@@ -139,3 +138,14 @@ class LazyBatchNorm2d(_LazyModule, BatchNorm2d):
         _materialize(self.bias, (num_features,))
         _materialize(self.running_mean, (num_features,))
         _materialize(self.running_var, (num_features,), 1.0)
+
+
+class LazyBatchNorm1d(_LazyBatchNorm, BatchNorm1d):
+    """BatchNorm1d with num_features taken from the first input (N, C) or (N, C, L)."""
+    cls_to_become = BatchNorm1d
+    input_layout = ("(N, C) or (N, C, L)", (2, 3))
+
+
+class LazyBatchNorm2d(_LazyBatchNorm, BatchNorm2d):
+    """BatchNorm2d with num_features taken from the first input (N, C, H, W)."""
+    cls_to_become = BatchNorm2d

@@ -1,4 +1,4 @@
-"""LazyLinear, LazyConv2d, LazyBatchNorm2d: sizes from the first input or from a checkpoint, then the
+"""LazyLinear, LazyConv2d, LazyBatchNorm1d/2d: sizes from the first input or from a checkpoint, then the
 ordinary layer with its initialisation; against torch.nn's lazy layers; optimiser and error messages."""
 import numpy as np
 import pytest
@@ -15,6 +15,8 @@ LAZY = {
              nn.Conv2d, (2, 6, 5, 5)),
     "bn": (lambda: nn.LazyBatchNorm2d(momentum=0.2), lambda: nn.BatchNorm2d(3, momentum=0.2), nn.BatchNorm2d,
            (4, 3, 2, 2)),
+    "bn1d": (lambda: nn.LazyBatchNorm1d(affine=False), lambda: nn.BatchNorm1d(5, affine=False), nn.BatchNorm1d,
+             (4, 5, 3)),
 }
 
 
@@ -42,7 +44,7 @@ TORCH_LAZY = {
                                          m.AvgPool2d(kernel_size=2, stride=2), m.Flatten(), m.LazyLinear(120), m.Sigmoid(),
                                          m.LazyLinear(84), m.Sigmoid(), m.LazyLinear(10)),
                   (2, 1, 28, 28)),
-    "linear_nobias": (lambda m: m.Sequential(m.LazyLinear(3, bias=False)), (4, 5)),
+    "linear_bn1d": (lambda m: m.Sequential(m.LazyLinear(3, bias=False), m.LazyBatchNorm1d()), (4, 5)),
     "conv_groups": (lambda m: m.Sequential(m.LazyConv2d(4, 3, groups=2, bias=False), m.LazyBatchNorm2d(affine=False)),
                     (2, 2, 5, 5)),
 }
@@ -58,7 +60,8 @@ def test_checkpoint_into_a_lazy_model_matches_torch(name, train, xp):
     theirs(torch.zeros(shape))
     ours = build(nn)
     run_both(ours, theirs, np.random.default_rng(2).standard_normal(shape), train, xp)
-    assert not any(isinstance(m, (nn.LazyLinear, nn.LazyConv2d, nn.LazyBatchNorm2d)) for m in ours.modules())
+    lazy = (nn.LazyLinear, nn.LazyConv2d, nn.LazyBatchNorm1d, nn.LazyBatchNorm2d)
+    assert not any(isinstance(m, lazy) for m in ours.modules())
 
 
 def test_optimizer_needs_a_forward_first():
@@ -90,3 +93,5 @@ def test_lazy_errors_name_the_layer():
         nn.LazyConv2d(4, 3, groups=2)(mc.zeros((1, 3, 5, 5)))
     with pytest.raises(ValueError, match=r"LazyBatchNorm2d\(0, .*\): expected input of shape \(N, C, H, W\), got \(2, 3\)"):
         nn.LazyBatchNorm2d()(mc.zeros((2, 3)))
+    with pytest.raises(ValueError, match=r"LazyBatchNorm1d\(0, .*\): expected input of shape \(N, C\) or \(N, C, L\)"):
+        nn.LazyBatchNorm1d()(mc.zeros((2, 3, 4, 5)))

@@ -15,8 +15,9 @@
   num_workers)`` batches in flight. Each batch depends only on (seed, epoch, batch index), not on
   which thread makes it or when, and batches are handed out in order: the same batches in the
   same order for every num_workers. Threads rather than PyTorch's processes: nothing is pickled
-  or copied between processes, and the work is NumPy's, which runs outside the GIL. Whether more
-  threads make training faster has not been measured.
+  or copied between processes, and NumPy releases the GIL for most of the work. Whether more
+  threads make training faster has not been measured on a quiet machine yet:
+  benchmarks/loader_workers.py is that measurement.
 - ``pin_memory`` is accepted and changes nothing: CuPy copies from ordinary host memory.
 """
 from collections import deque

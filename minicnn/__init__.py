@@ -11,7 +11,7 @@ from minicnn.functions import (add, argmax, argmin, cat, clone, concat, div, exp
 from minicnn.autograd import Function, enable_grad, is_grad_enabled, no_grad
 from minicnn.backend import (DeviceError, cuda_available, device, get_array_module, get_default_device,
                              set_default_device)
-from minicnn import accelerator, cuda, models, nn, ops, optim, viz
+from minicnn import accelerator, backends, cuda, models, nn, ops, optim, viz
 from minicnn.gradcheck import GradcheckError, gradcheck
 from minicnn.profiler import profile
 from minicnn.random import manual_seed

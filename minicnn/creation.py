@@ -1,8 +1,9 @@
 """Functions that make new tensors, with PyTorch's names and arguments.
 
-Sizes come as separate ints or as one tuple (``rand(5, 3)`` or ``rand((5, 3))``); ``dtype`` is a
-minicnn/NumPy dtype (float32 unless said otherwise, int64 for ``randint`` and integer ``arange``);
-``device`` defaults to the default device (``minicnn.set_default_device``).
+Sizes come as separate ints, as one tuple or as the keyword size (``rand(5, 3)``, ``rand((5, 3))``
+or ``rand(size=(5, 3))``); ``dtype`` is a minicnn/NumPy dtype (float32 unless said otherwise, int64
+for ``randint`` and integer ``arange``); ``device`` defaults to the default device
+(``minicnn.set_default_device``).
 
 Random values come from minicnn's CPU generator (``minicnn.manual_seed`` repeats them) and are then
 moved to the device, so one seed gives the same values on every device. ``empty`` gives zeros:
@@ -19,23 +20,32 @@ __all__ = ["zeros", "ones", "empty", "full", "eye", "arange", "rand", "randn", "
            "zeros_like", "ones_like", "empty_like", "full_like", "rand_like", "randn_like"]
 
 
+def _size(name, sizes, size):
+    """The size from ``*sizes`` or from the ``size=`` keyword (one of them), as a tuple."""
+    if size is None:
+        return _sizes(sizes)
+    if sizes:
+        raise TypeError(f"{name}: give the size as arguments or as size=, not both")
+    return _sizes((size,))
+
+
 def _make(array, dtype, device, requires_grad):
     return Tensor(array, requires_grad=requires_grad, dtype=dtypes.resolve(dtype) or DEFAULT_FLOAT, device=device)
 
 
-def zeros(*size, dtype=None, device=None, requires_grad=False):
+def zeros(*sizes, size=None, dtype=None, device=None, requires_grad=False):
     """A tensor of zeros (float32 by default)."""
-    return _make(np.zeros(_sizes(size)), dtype, device, requires_grad)
+    return _make(np.zeros(_size("zeros", sizes, size)), dtype, device, requires_grad)
 
 
-def ones(*size, dtype=None, device=None, requires_grad=False):
+def ones(*sizes, size=None, dtype=None, device=None, requires_grad=False):
     """A tensor of ones (float32 by default)."""
-    return _make(np.ones(_sizes(size)), dtype, device, requires_grad)
+    return _make(np.ones(_size("ones", sizes, size)), dtype, device, requires_grad)
 
 
-def empty(*size, dtype=None, device=None, requires_grad=False):
+def empty(*sizes, size=None, dtype=None, device=None, requires_grad=False):
     """A tensor to be filled later; minicnn gives zeros (see the module docstring)."""
-    return zeros(*size, dtype=dtype, device=device, requires_grad=requires_grad)
+    return zeros(_size("empty", sizes, size), dtype=dtype, device=device, requires_grad=requires_grad)
 
 
 def full(size, fill_value, dtype=None, device=None, requires_grad=False):
@@ -51,8 +61,8 @@ def eye(n, m=None, dtype=None, device=None, requires_grad=False):
     return _make(np.eye(n, m), dtype, device, requires_grad)
 
 
-def arange(start, end=None, step=1, dtype=None, device=None, requires_grad=False):
-    """start, start + step, ... up to but not including end (``arange(5)`` is 0..4).
+def arange(start=0, end=None, step=1, dtype=None, device=None, requires_grad=False):
+    """start, start + step, ... up to but not including end (``arange(5)`` and ``arange(end=5)`` are 0..4).
     int64 when all three are ints, float32 otherwise, unless ``dtype`` is given."""
     if end is None:
         start, end = 0, start
@@ -74,26 +84,31 @@ def _draw_dtype(dtype):
     return np.float64 if dtype == np.float64 else np.float32
 
 
-def rand(*size, dtype=None, device=None, requires_grad=False):
+def rand(*sizes, size=None, dtype=None, device=None, requires_grad=False):
     """Uniform random numbers in [0, 1)."""
     dtype = _check_float("rand", dtypes.resolve(dtype) or np.dtype(DEFAULT_FLOAT))
-    return _make(random.generator().random(_sizes(size), _draw_dtype(dtype)), dtype, device, requires_grad)
+    array = random.generator().random(_size("rand", sizes, size), _draw_dtype(dtype))
+    return _make(array, dtype, device, requires_grad)
 
 
-def randn(*size, dtype=None, device=None, requires_grad=False):
+def randn(*sizes, size=None, dtype=None, device=None, requires_grad=False):
     """Standard normal random numbers (mean 0, variance 1)."""
     dtype = _check_float("randn", dtypes.resolve(dtype) or np.dtype(DEFAULT_FLOAT))
-    return _make(random.generator().standard_normal(_sizes(size), _draw_dtype(dtype)), dtype, device,
-                 requires_grad)
+    array = random.generator().standard_normal(_size("randn", sizes, size), _draw_dtype(dtype))
+    return _make(array, dtype, device, requires_grad)
 
 
-def randint(low, high=None, size=None, dtype=None, device=None):
-    """Random integers in [low, high) (int64): ``randint(10, (3,))`` or ``randint(2, 10, (3,))``."""
-    if size is None:
+def randint(low=0, high=None, size=None, dtype=None, device=None, requires_grad=False):
+    """Random integers in [low, high) (int64): ``randint(10, (3,))``, ``randint(2, 10, (3,))`` or
+    ``randint(high=10, size=(3,))``."""
+    if size is None:                  # randint(10, (3,))
         low, high, size = 0, low, high
+    elif high is None:                # randint(10, size=(3,))
+        low, high = 0, low
     if size is None:
         raise TypeError("randint: the size is missing, e.g. randint(10, (3,)) or randint(0, 10, size=(3,))")
-    return _make(random.generator().integers(low, high, _sizes((size,))), dtype or dtypes.int64, device, False)
+    return _make(random.generator().integers(low, high, _sizes((size,))), dtype or dtypes.int64, device,
+                 requires_grad)
 
 
 def from_numpy(array):

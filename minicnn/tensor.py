@@ -131,6 +131,11 @@ class Tensor:
         return backend.device(backend.device_of(self.array))
 
     @property
+    def is_cuda(self):
+        """True for a tensor on a GPU (a CuPy array)."""
+        return backend.device_of(self.array) != "cpu"
+
+    @property
     def is_leaf(self):
         return self.creator is None
 
@@ -555,6 +560,10 @@ class Tensor:
 
     def mean(self, dim=None, keepdim=False, *, axis=None, keepdims=False):
         return reduce.mean(self, _dim(dim, axis, "mean"), keepdim or keepdims)
+
+    def norm(self, p="fro", dim=None, keepdim=False):
+        """The p-norm over ``dim`` (over every element when None); "fro" (the default) is p = 2."""
+        return reduce.norm(self, p, dim, keepdim)
 
     def max(self, dim=None, keepdim=False, *, axis=None, keepdims=False):
         """The largest value; along ``dim``, a (values, indices) pair, as in PyTorch."""

@@ -108,6 +108,16 @@ def test_cuda_and_accelerator_answer_like_torch_without_a_gpu():
     assert mc.ones(2).to(device).device == device
 
 
+def test_backends_flags_are_recorded_and_mps_is_absent(monkeypatch):
+    """The lines of PyTorch's examples run unchanged; the flags read back as set."""
+    assert mc.backends.mps.is_available() is False and mc.backends.cudnn.benchmark is False
+    for flag in ("benchmark", "deterministic"):
+        monkeypatch.setattr(mc.backends.cudnn, flag, True)       # undone after the test: the namespace is global
+        assert getattr(mc.backends.cudnn, flag) is True
+    device = mc.device("cuda" if mc.cuda.is_available() else "mps" if mc.backends.mps.is_available() else "cpu")
+    assert device == ("cuda:0" if mc.cuda.is_available() else "cpu")
+
+
 def _first_contact_error(monkeypatch):
     """What loading CuPy says now, from scratch (the loaded module is put back after the test)."""
     monkeypatch.setattr(backend, "_cupy", None)

@@ -107,3 +107,57 @@ def test_tensor_numpy_shares_memory():
 def test_tensor_from_data_dtypes_match_torch():
     for data in [[[1, 2], [3, 4]], [5.5, 3], 2.0, [True, False]]:
         _same_kind(mc.tensor(data), torch.tensor(data))
+
+
+# Every function of minicnn/creation.py called with PyTorch's keywords: the same call on both sides.
+KEYWORD_CALLS = [
+    ("zeros", (), dict(size=(2, 3))), ("ones", (), dict(size=[4])), ("empty", (), dict(size=(1, 2))),
+    ("rand", (), dict(size=(1, 1, 28, 28))), ("randn", (), dict(size=(2, 5))),
+    ("zeros", (2, 3), dict(dtype="float64", requires_grad=True)), ("rand", ((3,),), dict(dtype="float64")),
+    ("full", (), dict(size=(2, 2), fill_value=1.5)), ("full", ((3,), 4), dict(dtype="float64")),
+    ("eye", (), dict(n=3, m=2)), ("eye", (2,), dict(dtype="int64")),
+    ("arange", (), dict(end=5)), ("arange", (), dict(start=1, end=2, step=0.25)),
+    ("arange", (4,), dict(dtype="float64", requires_grad=True)),
+    ("randint", (), dict(high=10, size=(3,))), ("randint", (), dict(low=2, high=10, size=(2, 2))),
+    ("randint", (10,), dict(size=(3,))), ("randint", (5, (2,)), dict(dtype="int32")),
+    ("zeros_like", (), dict(input="x")), ("ones_like", ("x",), dict(dtype="int64")),
+    ("empty_like", ("x",), dict(requires_grad=True)), ("full_like", (), dict(input="x", fill_value=2)),
+    ("rand_like", ("x",), dict(dtype="float64")), ("randn_like", (), dict(input="x", requires_grad=True)),
+]
+
+
+def _args_for(lib, args, kwargs):
+    """Replace the placeholders: "x" by a float32 2x3 tensor, dtype names by the library's dtypes."""
+    x = lib.ones(2, 3)
+    args = tuple(x if a == "x" else a for a in args)
+    kwargs = {k: x if v == "x" else getattr(lib, v) if k == "dtype" else v for k, v in kwargs.items()}
+    return args, kwargs
+
+
+@pytest.mark.parametrize("name, args, kwargs", KEYWORD_CALLS,
+                         ids=[f"{n}-{a}-{'-'.join(k)}" for n, a, k in KEYWORD_CALLS])
+def test_keywords_as_in_torch(name, args, kwargs):
+    (our_args, our_kwargs), (their_args, their_kwargs) = _args_for(mc, args, kwargs), _args_for(torch, args, kwargs)
+    ours, theirs = getattr(mc, name)(*our_args, **our_kwargs), getattr(torch, name)(*their_args, **their_kwargs)
+    _same_kind(ours, theirs)
+    assert ours.requires_grad == theirs.requires_grad
+    if name in ("zeros", "ones", "full", "eye", "arange", "zeros_like", "ones_like", "full_like"):   # defined values
+        np.testing.assert_array_equal(ours.numpy(), theirs.detach().numpy())
+    if name == "randint":
+        low, high = kwargs.get("low", 0), kwargs.get("high", args[0] if args else None)
+        assert low <= ours.numpy().min() and ours.numpy().max() < high
+
+
+def test_random_keyword_size_repeats_with_the_seed():
+    mc.manual_seed(3)
+    a = mc.rand(size=(1, 1, 28, 28))
+    mc.manual_seed(3)
+    np.testing.assert_array_equal(a.numpy(), mc.rand(1, 1, 28, 28).numpy())
+
+
+@pytest.mark.parametrize("name", ["zeros", "ones", "empty", "rand", "randn"])
+def test_size_twice_is_refused(name):
+    with pytest.raises(TypeError, match=f"{name}: give the size as arguments or as size=, not both"):
+        getattr(mc, name)(2, 3, size=(2, 3))
+    with pytest.raises(TypeError):
+        getattr(torch, name)(2, 3, size=(2, 3))

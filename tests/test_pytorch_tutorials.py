@@ -1,5 +1,5 @@
-"""PyTorch's beginner tutorials (the 60-minute blitz and Learn the Basics) run on minicnn with only the
-import lines changed.
+"""PyTorch's beginner tutorials (the 60-minute blitz and Learn the Basics), d2l.ai's LeNet (lazy layers)
+and PyTorch's MNIST example (Adadelta) run on minicnn with only the import lines changed.
 
 Each tutorial below is a list of sections: representative code in the tutorials' order and style,
 written against PyTorch (``import torch``, ``from torch import nn, optim``, ``import torch.nn.functional
@@ -23,6 +23,7 @@ IMPORTS = [   # (PyTorch's import line, minicnn's)
     (r"import torch\.optim as optim", "import minicnn.optim as optim"),
     (r"import torch\.nn\.functional as F", "import minicnn.nn.functional as F"),
     (r"from torch import (.+)", r"from minicnn import \1"),
+    (r"from torch\.([\w.]+) import (.+)", r"from minicnn.\1 import \2"),
     (r"import torchvision\.models as models", "import minicnn.models as models"),
     (r"from torchvision\.models import (.+)", r"from minicnn.models import \1"),
 ]
@@ -69,8 +70,9 @@ DATA = {
                             "random")
 
         _DataLoader = DataLoader
-        def DataLoader(dataset, batch_size=1, shuffle=False):
-            return _DataLoader(dataset, batch_size, shuffle, transform=transforms.ToFloat())
+        def DataLoader(dataset, batch_size=1, shuffle=False, num_workers=0, pin_memory=False):
+            return _DataLoader(dataset, batch_size, shuffle, transform=transforms.ToFloat(), num_workers=num_workers,
+                               pin_memory=pin_memory)
         """,
 }
 DATA_COMMON = """
@@ -660,6 +662,139 @@ TUTORIALS = {
                 accuracy = test(test_dataloader, model, loss_fn)
             print("Done!")
             assert 0 <= accuracy <= 1
+            """),
+    ],
+    # d2l.ai, chapter 7.6 (LeNet) and 8.5 (batch normalization): every layer is lazy.
+    "d2l_lenet": [
+        ("model", """
+            def init_cnn(module):
+                if type(module) == nn.Linear or type(module) == nn.Conv2d:
+                    nn.init.xavier_uniform_(module.weight)
+
+            net = nn.Sequential(
+                nn.LazyConv2d(6, kernel_size=5, padding=2), nn.Sigmoid(),
+                nn.AvgPool2d(kernel_size=2, stride=2),
+                nn.LazyConv2d(16, kernel_size=5), nn.Sigmoid(),
+                nn.AvgPool2d(kernel_size=2, stride=2),
+                nn.Flatten(),
+                nn.LazyLinear(120), nn.Sigmoid(),
+                nn.LazyLinear(84), nn.Sigmoid(),
+                nn.LazyLinear(10))
+            """),
+        ("layer_summary", """
+            X = torch.randn(*(1, 1, 28, 28))
+            for layer in net:
+                X = layer(X)
+                print(layer.__class__.__name__, 'output shape:\t', X.shape)
+            assert X.shape == (1, 10)
+            net.apply(init_cnn)
+            assert net[9].weight.shape == (84, 120) and type(net[0]) == nn.Conv2d
+            """),
+        ("train", """
+            optimizer = torch.optim.SGD(net.parameters(), lr=0.1)
+            loss_fn = nn.CrossEntropyLoss()
+            for X, y in train_dataloader:
+                loss = loss_fn(net(X), y)
+                optimizer.zero_grad()
+                loss.backward()
+                optimizer.step()
+            assert loss.item() == loss.item()    # not NaN
+            """),
+        ("batch_norm", """
+            bn_net = nn.Sequential(
+                nn.LazyConv2d(6, kernel_size=5), nn.LazyBatchNorm2d(), nn.Sigmoid(),
+                nn.AvgPool2d(kernel_size=2, stride=2),
+                nn.LazyConv2d(16, kernel_size=5), nn.LazyBatchNorm2d(), nn.Sigmoid(),
+                nn.AvgPool2d(kernel_size=2, stride=2), nn.Flatten(),
+                nn.LazyLinear(120), nn.LazyBatchNorm1d(), nn.Sigmoid(),
+                nn.LazyLinear(84), nn.LazyBatchNorm1d(), nn.Sigmoid(),
+                nn.LazyLinear(10))
+            bn_net(torch.randn(2, 1, 28, 28))
+            assert bn_net[1].running_mean.shape == (6,) and bn_net[5].weight.shape == (16,)
+            assert bn_net[13].running_var.shape == (84,) and type(bn_net[13]) == nn.BatchNorm1d
+            """),
+    ],
+    # PyTorch's examples/mnist/main.py: its Net, train and test, Adadelta and StepLR as its defaults.
+    "mnist_example": [
+        ("net", """
+            from torch.optim.lr_scheduler import StepLR
+
+            class Net(nn.Module):
+                def __init__(self):
+                    super(Net, self).__init__()
+                    self.conv1 = nn.Conv2d(1, 32, 3, 1)
+                    self.conv2 = nn.Conv2d(32, 64, 3, 1)
+                    self.dropout1 = nn.Dropout(0.25)
+                    self.dropout2 = nn.Dropout(0.5)
+                    self.fc1 = nn.Linear(9216, 128)
+                    self.fc2 = nn.Linear(128, 10)
+
+                def forward(self, x):
+                    x = self.conv1(x)
+                    x = F.relu(x)
+                    x = self.conv2(x)
+                    x = F.relu(x)
+                    x = F.max_pool2d(x, 2)
+                    x = self.dropout1(x)
+                    x = torch.flatten(x, 1)
+                    x = self.fc1(x)
+                    x = F.relu(x)
+                    x = self.dropout2(x)
+                    x = self.fc2(x)
+                    output = F.log_softmax(x, dim=1)
+                    return output
+            """),
+        ("train_and_test", """
+            def train(model, device, train_loader, optimizer, epoch):
+                model.train()
+                for batch_idx, (data, target) in enumerate(train_loader):
+                    data, target = data.to(device), target.to(device)
+                    optimizer.zero_grad()
+                    output = model(data)
+                    loss = F.nll_loss(output, target)
+                    loss.backward()
+                    optimizer.step()
+                    if batch_idx % 2 == 0:
+                        print('Train Epoch: {} [{}/{}]\tLoss: {:.6f}'.format(
+                            epoch, batch_idx * len(data), len(train_loader.dataset), loss.item()))
+
+            def test(model, device, test_loader):
+                model.eval()
+                test_loss = 0
+                correct = 0
+                with torch.no_grad():
+                    for data, target in test_loader:
+                        data, target = data.to(device), target.to(device)
+                        output = model(data)
+                        test_loss += F.nll_loss(output, target, reduction='sum').item()
+                        pred = output.argmax(dim=1, keepdim=True)
+                        correct += pred.eq(target.view_as(pred)).sum().item()
+                test_loss /= len(test_loader.dataset)
+                print('Test set: Average loss: {:.4f}, Accuracy: {}/{}'.format(
+                    test_loss, correct, len(test_loader.dataset)))
+                return test_loss
+            """),
+        ("main", """
+            torch.manual_seed(1)
+            torch.backends.cudnn.benchmark = True
+            use_accel = torch.accelerator.is_available()
+            device = torch.accelerator.current_accelerator() if use_accel else torch.device("cpu")
+            train_kwargs = {'batch_size': 64}
+            test_kwargs = {'batch_size': 64}
+            accel_kwargs = {'num_workers': 1, 'pin_memory': True, 'shuffle': True}
+            train_kwargs.update(accel_kwargs)
+            test_kwargs.update(accel_kwargs)
+            train_loader = DataLoader(training_data, **train_kwargs)
+            test_loader = DataLoader(test_data, **test_kwargs)
+            model = Net().to(device)
+            optimizer = optim.Adadelta(model.parameters(), lr=1.0)
+            scheduler = StepLR(optimizer, step_size=1, gamma=0.7)
+            for epoch in range(1, 3):
+                train(model, device, train_loader, optimizer, epoch)
+                test_loss = test(model, device, test_loader)
+                scheduler.step()
+            assert abs(optimizer.param_groups[0]['lr'] - 0.49) < 1e-12 and test_loss == test_loss
+            assert len(optimizer.state_dict()['state']) == 8
             """),
     ],
     "basics_save_and_load": [

@@ -6,8 +6,9 @@ from minicnn.nn.conv import Conv2d
 from minicnn.nn.conv_transpose import ConvTranspose2d
 from minicnn.nn.dropout import Dropout
 from minicnn.nn.flatten import Flatten
+from minicnn.nn.lazy import LazyBatchNorm1d, LazyBatchNorm2d, LazyConv2d, LazyLinear, UninitializedParameter
 from minicnn.nn.linear import Identity, Linear
-from minicnn.nn.loss import CrossEntropyLoss, MSELoss
+from minicnn.nn.loss import BCELoss, CrossEntropyLoss, MSELoss
 from minicnn.nn.module import Module
 from minicnn.nn.norm import BatchNorm1d, BatchNorm2d, LocalResponseNorm
 from minicnn.nn.parameter import Parameter

@@ -11,14 +11,19 @@ from minicnn.tensor import Tensor
 
 __all__ = ["relu", "leaky_relu", "sigmoid", "tanh", "softmax", "log_softmax", "conv2d", "conv_transpose2d", "linear",
            "max_pool2d", "avg_pool2d", "adaptive_avg_pool2d", "dropout", "batch_norm", "local_response_norm", "pad",
-           "one_hot", "cross_entropy", "nll_loss", "mse_loss", "binary_cross_entropy_with_logits"]
+           "one_hot", "cross_entropy", "nll_loss", "mse_loss", "binary_cross_entropy",
+           "binary_cross_entropy_with_logits"]
 
 
 def relu(input, inplace=False):
-    return ops.relu(input)
+    """inplace=True writes the result into ``input`` and returns it, as PyTorch does; the graph
+    keeps a copy of the old values (Tensor._inplace), so it gives PyTorch's results, not its memory saving."""
+    return input._inplace("relu", ops.relu) if inplace else ops.relu(input)
 
 
 def leaky_relu(input, negative_slope=0.01, inplace=False):
+    if inplace:
+        return input._inplace("leaky_relu", ops.leaky_relu, negative_slope)
     return ops.leaky_relu(input, negative_slope)
 
 
@@ -108,6 +113,10 @@ def nll_loss(input, target, reduction="mean"):
 
 def mse_loss(input, target, reduction="mean"):
     return ops.mse_loss(input, target, reduction)
+
+
+def binary_cross_entropy(input, target, weight=None, reduction="mean"):
+    return ops.binary_cross_entropy(input, target, weight, reduction)
 
 
 def binary_cross_entropy_with_logits(input, target, reduction="mean"):

@@ -1,8 +1,8 @@
-"""Loss layers around ops/loss.py: CrossEntropyLoss (with label smoothing) and MSELoss."""
+"""Loss layers around ops/loss.py: CrossEntropyLoss (with label smoothing), MSELoss and BCELoss."""
 from minicnn.nn.module import Module
-from minicnn.ops.loss import cross_entropy, mse_loss
+from minicnn.ops.loss import binary_cross_entropy, cross_entropy, mse_loss
 
-__all__ = ["CrossEntropyLoss", "MSELoss"]
+__all__ = ["CrossEntropyLoss", "MSELoss", "BCELoss"]
 
 
 class CrossEntropyLoss(Module):
@@ -34,3 +34,22 @@ class MSELoss(Module):
 
     def extra_repr(self):
         return f"reduction={self.reduction!r}"
+
+
+class BCELoss(Module):
+    """Binary cross-entropy between probabilities (a sigmoid's output) and targets in [0, 1].
+
+    ``weight`` (optional) rescales each element's loss; it is a buffer, so it follows ``.to(device)``.
+    """
+
+    def __init__(self, weight=None, reduction="mean"):
+        super().__init__()
+        self.reduction = reduction
+        self.register_buffer("weight", weight)
+
+    def forward(self, input, target):
+        return binary_cross_entropy(input, target, self.weight, self.reduction)
+
+    def extra_repr(self):
+        return f"reduction={self.reduction!r}"
+

@@ -274,6 +274,8 @@ class Module:
         With strict=True every missing and unexpected key is an error; a shape mismatch always is.
         All problems are reported together in one ValueError.
         """
+        for prefix, module in self.named_modules():
+            module._before_load(state_dict, f"{prefix}." if prefix else "")
         own = self.state_dict()
         missing = [k for k in own if k not in state_dict]
         unexpected = [k for k in state_dict if k not in own]
@@ -295,6 +297,10 @@ class Module:
                 xp = backend.get_array_module(target.array)
                 target.array[...] = xp.asarray(backend.to_device(value, target.device), dtype=target.dtype)
         return IncompatibleKeys(missing, unexpected)
+
+    def _before_load(self, state_dict, prefix):
+        """Called by load_state_dict before anything is compared: a lazy layer (nn/lazy.py) that has
+        not run yet takes its shapes from the checkpoint here. Other layers have nothing to do."""
 
     def check_input(self, x, layout, ndims, channels=None):
         """Raise a ValueError naming this layer when x has the wrong rank or channel count.

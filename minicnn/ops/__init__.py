@@ -11,5 +11,5 @@ from minicnn.ops.linear import linear
 from minicnn.ops.dropout import dropout
 from minicnn.ops.lrn import local_response_norm
 from minicnn.ops.batchnorm import batch_norm
-from minicnn.ops.loss import (accuracy, binary_cross_entropy_with_logits, cross_entropy, log_softmax, mse_loss,
-                              softmax, topk_correct)
+from minicnn.ops.loss import (accuracy, binary_cross_entropy, binary_cross_entropy_with_logits, cross_entropy,
+                              log_softmax, mse_loss, softmax, topk_correct)

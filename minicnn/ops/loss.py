@@ -19,6 +19,12 @@ Binary cross-entropy from logits z and targets y in [0, 1], with p = sigmoid(z):
     loss = -(y log p + (1 - y) log(1 - p)) = max(z, 0) - z y + log(1 + exp(-|z|))
     dz = (p - y) * gy,   dy = -z * gy          (divided by M for reduction="mean")
 The right-hand form never takes exp of a large positive number nor log of 0.
+
+Binary cross-entropy from probabilities x in [0, 1] (after a sigmoid), targets y, weights w:
+    loss = -w (y max(log x, -100) + (1 - y) max(log(1 - x), -100))
+    dx = w (x - y) / max(x (1 - x), 1e-12) * gy,   dy = -w (log x - log(1 - x)) * gy     (/ M for the mean)
+The clamps are PyTorch's: x = 0 or 1 gives a loss of at most 100 per element instead of inf, and
+dx stays finite (dx is the derivative of the unclamped loss wherever x (1 - x) > 1e-12).
 """
 import numpy as np
 
@@ -29,7 +35,8 @@ from minicnn.ops.activation import sigmoid_array
 from minicnn.ops.utils import as_tensor, check_ndim
 from minicnn.tensor import Tensor
 
-__all__ = ["softmax", "log_softmax", "cross_entropy", "mse_loss", "binary_cross_entropy_with_logits", "accuracy",
+__all__ = ["softmax", "log_softmax", "cross_entropy", "mse_loss", "binary_cross_entropy_with_logits",
+           "binary_cross_entropy", "accuracy",
            "topk_correct"]
 
 
@@ -274,6 +281,77 @@ def binary_cross_entropy_with_logits(input, target, reduction="mean"):
     """
     target = _target_like("binary_cross_entropy_with_logits", input, target, reduction)
     return BinaryCrossEntropyWithLogits(reduction)(input, target)
+
+
+_BCE_EPSILON = float(np.float32(1e-12))     # PyTorch's constant is a float32: 1e-12 rounded, 9.99999996e-13
+
+
+class BinaryCrossEntropy(Function):
+    """loss = -w (y max(log x, -100) + (1 - y) max(log(1 - x), -100));
+    dx = w (x - y) / max(x (1 - x), 1e-12) gy,  dy = -w (log x - log(1 - x)) gy  (/ M for the mean)."""
+
+    def __init__(self, weight, reduction):
+        self.weight, self.reduction = weight, reduction
+
+    def forward(self, x, y):
+        xp = get_array_module(x)
+        self.save_for_backward(x, y)
+        with np.errstate(divide="ignore"):      # log(0) = -inf is expected: clamped to -100 just below
+            log_x, log_1mx = xp.log(x), xp.log1p(-x)
+        loss = -(y * xp.maximum(log_x, -100) + (1 - y) * xp.maximum(log_1mx, -100))
+        if self.weight is not None:
+            loss = loss * self.weight
+        if self.reduction == "none":
+            return loss
+        return xp.asarray(loss.mean() if self.reduction == "mean" else loss.sum())
+
+    def backward(self, gy):
+        xp = get_array_module(gy)
+        x, y = self.saved
+        g = gy / x.size if self.reduction == "mean" else gy
+        if self.weight is not None:
+            g = g * self.weight
+        gx = (x - y) / xp.maximum(x * (1 - x), _BCE_EPSILON) * g if self.needs_input_grad[0] else None
+        if self.needs_input_grad[1]:
+            with np.errstate(divide="ignore"):      # x = 0 or 1: an infinite slope in y, as in PyTorch
+                gt = -(xp.log(x) - xp.log1p(-x)) * g
+        else:
+            gt = None
+        return gx, gt
+
+
+def binary_cross_entropy(input, target, weight=None, reduction="mean"):
+    """Binary cross-entropy between probabilities and targets, as torch.nn.functional.binary_cross_entropy.
+
+    Inputs:
+    - input: probabilities x in [0, 1] (a sigmoid's output), any shape
+    - target: y in [0, 1] of the same shape (a Tensor, which may require grad, or an array)
+    - weight: None, or a rescaling of each element's loss, broadcastable to input's shape (no gradient)
+    - reduction: "mean" over all elements, "sum", or "none"
+    Returns loss: a scalar Tensor, or input's shape for reduction="none".
+    binary_cross_entropy_with_logits on the logits is the stabler choice where the logits exist.
+    """
+    target = _target_like("binary_cross_entropy", input, target, reduction)
+    # Checked on the host only: reading the answer from a GPU would make the host wait at every step.
+    # There, a value outside [0, 1] gives a NaN loss (log of a negative number) instead.
+    x = input.array
+    if device_of(x) == "cpu" and not bool(((x >= 0) & (x <= 1)).all()):
+        raise ValueError("binary_cross_entropy: input must hold probabilities in [0, 1] (apply sigmoid first, "
+                         "or use binary_cross_entropy_with_logits)")
+    if weight is not None:
+        weight = as_tensor(weight, input).to(input.device, input.dtype).array
+        if _broadcast_shape(weight.shape, x.shape) != x.shape:
+            raise ValueError(f"binary_cross_entropy: weight of shape {tuple(weight.shape)} does not broadcast "
+                             f"to the input's shape {tuple(x.shape)}")
+    return BinaryCrossEntropy(weight, reduction)(input, target)
+
+
+def _broadcast_shape(a, b):
+    """The shape a and b broadcast to, or None where they do not."""
+    try:
+        return np.broadcast_shapes(a, b)
+    except ValueError:
+        return None
 
 
 def topk_correct(logits, labels, ks=(1,)):

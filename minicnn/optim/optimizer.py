@@ -1,4 +1,4 @@
-"""Optimizer: the base class of SGD, RMSprop, Adam and AdamW, in PyTorch's layout.
+"""Optimizer: the base class of SGD, RMSprop, Adam, AdamW, Adadelta and Adagrad, in PyTorch's layout.
 
 An optimiser holds ``param_groups``: a list of dicts, each with its ``"params"`` (a list of
 Parameters) and its hyperparameters (``"lr"``, ``"weight_decay"``, ...), the ones a group does
@@ -23,6 +23,7 @@ written as lists), so it can be stored as arrays plus JSON. The arrays are the o
 """
 from minicnn import backend
 from minicnn.autograd import enable_grad
+from minicnn.nn.lazy import UninitializedParameter
 from minicnn.tensor import Tensor
 
 __all__ = ["Optimizer"]
@@ -60,6 +61,9 @@ class Optimizer:
         for p in params:
             if not isinstance(p, Tensor):
                 raise TypeError(f"{name}: can only optimise Tensors (Parameters), got {type(p).__name__}")
+            if isinstance(p, UninitializedParameter):
+                raise ValueError(f"{name}: parameter group {index} holds an uninitialised parameter of a lazy layer; "
+                                 "run one forward pass (model(example_batch)) before building the optimizer")
         seen = {id(p) for g in self.param_groups for p in g["params"]}
         if len({id(p) for p in params}) < len(params) or seen & {id(p) for p in params}:
             raise ValueError(f"{name}: a parameter appears more than once (parameter groups must not overlap)")

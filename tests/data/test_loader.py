@@ -42,19 +42,45 @@ def test_augmentation_is_seeded_per_batch_and_labels_follow_images():
         assert (x.numpy()[:, 0, 0, 0] % 3 == y.numpy()).all() and y.dtype == np.int64
 
 
-def test_errors_in_the_worker_reach_the_caller():
+THREADS = [dict(prefetch=1), dict(num_workers=4)]
+
+
+@pytest.mark.parametrize("threads", THREADS)
+def test_errors_in_the_worker_reach_the_caller(threads):
     def broken(x, rng):
         raise RuntimeError("transform failed")
 
     with pytest.raises(RuntimeError, match="transform failed"):
-        list(DataLoader(dataset(), 4, transform=broken))
+        list(DataLoader(dataset(), 4, transform=broken, **threads))
     with pytest.raises(ValueError, match="batch_size must be >= 1"):
         DataLoader(dataset(), 0)
+    with pytest.raises(ValueError, match=r"DataLoader: num_workers must be an int >= 0, got -1"):
+        DataLoader(dataset(), 4, num_workers=-1)
 
 
-def test_stopping_early_does_not_hang():
-    loader = DataLoader(dataset(100), 2, prefetch=1)
+@pytest.mark.parametrize("threads", THREADS)
+def test_stopping_early_does_not_hang(threads):
+    loader = DataLoader(dataset(100), 2, **threads)
     for i, _ in enumerate(loader):
         if i == 1:
             break
     assert sum(1 for _ in loader) == 50
+
+
+@pytest.mark.parametrize("num_workers", [1, 3])
+def test_workers_give_the_same_batches_in_the_same_order(num_workers):
+    """The caller's thread's batches (seeded augmentation included), epoch after epoch, from 1 or 3 threads."""
+    tf = T.Compose([T.ToFloat(), T.RandomCrop(2, padding=1), T.RandomHorizontalFlip()])
+
+    def epochs(**kwargs):
+        loader = DataLoader(dataset(37), 4, shuffle=True, seed=11, transform=tf, **kwargs)
+        return [[(x.numpy(), y.numpy()) for x, y in loader] for _ in range(3)]
+
+    reference, parallel = epochs(prefetch=0), epochs(num_workers=num_workers, pin_memory=True)   # no threads; threads
+    assert len(parallel) == 3 and all(len(e) == 10 for e in parallel)
+    for ref_epoch, epoch in zip(reference, parallel):
+        for (x0, y0), (x1, y1) in zip(ref_epoch, epoch):
+            np.testing.assert_array_equal(x0, x1)
+            np.testing.assert_array_equal(y0, y1)
+    assert not np.array_equal(reference[0][0][0], reference[1][0][0])       # the epochs differ
+

@@ -39,6 +39,9 @@ CASES = [
     ("nll_loss", lambda f, x: f.nll_loss(f.log_softmax(x, 1), _labels(f)), [X4[:, :, 0, 0]]),
     ("nll_loss_sum", lambda f, x: f.nll_loss(x, _labels(f), reduction="sum"), [X4[:, :, 0, 0]]),
     ("mse_loss", lambda f, x, y: f.mse_loss(x, y), [X4, X4[::-1].copy()]),
+    ("bce", lambda f, x, y: f.binary_cross_entropy(f.sigmoid(x), y), [X4, 1 / (1 + np.exp(X4))]),
+    ("relu_inplace", lambda f, x: f.relu(x * 2, inplace=True), [X4]),
+    ("leaky_relu_inplace", lambda f, x: f.leaky_relu(x - 0.1, 0.2, inplace=True), [X4]),
     ("bce_with_logits", lambda f, x, y: f.binary_cross_entropy_with_logits(x, y), [X4, 1 / (1 + np.exp(X4))]),
 ]
 
@@ -59,6 +62,23 @@ def test_functional_uses_the_ops_functions():
     assert type(F.relu(x).grad_fn) is type(nn.ReLU()(x).grad_fn) is mc.ops.activation.ReLU
     assert type(F.nll_loss(F.log_softmax(mc.randn(2, 3, requires_grad=True), 1), mc.tensor([0, 1])).grad_fn) \
         .__name__ == "Div"        # the mean: a sum divided by N, gradients through GetItem
+
+
+@pytest.mark.parametrize("name", ["relu", "leaky_relu"])
+def test_inplace_activation_overwrites_its_input_as_torch_does(name):
+    a, ta = mc.tensor(X4, requires_grad=True), torch.tensor(X4, requires_grad=True)
+    x, tx = a * 1, ta * 1
+    y, ty = getattr(F, name)(x, inplace=True), getattr(TF, name)(tx, inplace=True)
+    assert y is x and ty is tx
+    np.testing.assert_array_equal(x.numpy(), tx.detach().numpy())
+    (y * y).sum().backward()
+    (ty * ty).sum().backward()
+    np.testing.assert_allclose(a.grad.numpy(), ta.grad.numpy(), rtol=1e-12)
+    with pytest.raises(RuntimeError, match=f"{name}: a leaf tensor that requires grad cannot be changed in place"):
+        getattr(F, name)(a, inplace=True)
+    with pytest.raises(RuntimeError, match="a leaf Variable that requires grad"):
+        getattr(TF, name)(ta, inplace=True)
+    np.testing.assert_array_equal(a.numpy(), X4)          # refused before anything was written
 
 
 def test_nll_loss_gradcheck(xp):

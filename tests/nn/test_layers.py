@@ -73,6 +73,12 @@ LAYERS = {
             (1, 7, 3, 3)),
     "relu": (lambda: nn.ReLU(), lambda: torch.nn.ReLU(), (3, 4)),
     "leaky": (lambda: nn.LeakyReLU(0.2), lambda: torch.nn.LeakyReLU(0.2), (3, 4)),
+    # In place on a Linear's output (a leaf that requires grad is refused by both), gradients through it.
+    "inplace_activations": (lambda: nn.Sequential(nn.Linear(4, 5), nn.ReLU(inplace=True), nn.Linear(5, 3),
+                                                  nn.LeakyReLU(0.2, inplace=True)),
+                            lambda: torch.nn.Sequential(torch.nn.Linear(4, 5), torch.nn.ReLU(inplace=True),
+                                                        torch.nn.Linear(5, 3), torch.nn.LeakyReLU(0.2, inplace=True)),
+                            (6, 4)),
     "sigmoid": (lambda: nn.Sigmoid(), lambda: torch.nn.Sigmoid(), (3, 4)),
     "tanh": (lambda: nn.Tanh(), lambda: torch.nn.Tanh(), (3, 4)),
     "flatten": (lambda: nn.Flatten(), lambda: torch.nn.Flatten(), (2, 3, 2, 2)),
@@ -104,6 +110,17 @@ def test_dropout_layer_obeys_mode(xp):
     assert layer(x) is x
     with pytest.raises(ValueError, match=r"Dropout: p must be in \[0, 1\), got 1.5"):
         nn.Dropout(1.5)
+
+
+def test_bce_loss_layer_matches_torch_and_moves_its_weight(xp):
+    rng = np.random.default_rng(1)
+    x, y, w = rng.uniform(0.05, 0.95, (4, 3)), rng.uniform(0, 1, (4, 3)), rng.uniform(0, 2, 3)
+    layer = nn.BCELoss(weight=mc.tensor(w), reduction="sum").to(device_for(xp))
+    assert layer.weight.device == device_for(xp) and "weight" in layer.state_dict()
+    ours = layer(mc.Tensor(xp.asarray(x)), mc.Tensor(xp.asarray(y))).item()
+    theirs = torch.nn.BCELoss(weight=torch.tensor(w), reduction="sum")(torch.tensor(x), torch.tensor(y)).item()
+    assert abs(ours - theirs) < 1e-12 * abs(theirs)
+    assert repr(nn.BCELoss()) == "BCELoss(reduction='mean')"
 
 
 def test_losses_match_torch(xp):

@@ -247,3 +247,64 @@ def test_binary_cross_entropy_with_logits_is_stable_and_checks_shapes():
     assert loss.item() == 0.0 and np.isfinite(z.grad.numpy()).all()
     with pytest.raises(ValueError, match="binary_cross_entropy_with_logits: target must have the input's shape"):
         mc.ops.binary_cross_entropy_with_logits(z, mc.tensor([1.0]))
+
+
+# ---- binary cross-entropy from probabilities -------------------------------------------------------
+def _bce(weight, reduction):
+    """The same call for both libraries; the weight, if any, a constant of the library's kind."""
+    def ours(x, y):
+        w = None if weight is None else mc.tensor(weight, dtype=x.dtype, device=x.device)
+        return mc.ops.binary_cross_entropy(x, y, w, reduction)
+
+    def theirs(x, y):
+        w = None if weight is None else torch.tensor(weight, dtype=x.dtype)
+        return F.binary_cross_entropy(x, y, w, reduction=reduction)
+    return ours, theirs
+
+
+BCE_WEIGHTS = {"none": None, "elementwise": np.linspace(0.1, 2.0, 15).reshape(3, 5),
+               "per_column": np.array([0.5, 1.0, 0.0, 2.0, 3.0]), "per_row": np.array([[2.0], [0.5], [1.0]])}
+
+
+@pytest.mark.parametrize("weight", BCE_WEIGHTS, ids=list(BCE_WEIGHTS))
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_binary_cross_entropy_matches_torch(weight, reduction, dtype, xp, rng):
+    x, y = rng.uniform(0.02, 0.98, (3, 5)), rng.uniform(0, 1, (3, 5))
+    y[0] = [0, 1, 0, 1, 0]                    # hard labels next to soft ones
+    ours, theirs = _bce(BCE_WEIGHTS[weight], reduction)
+    compare_with_torch(ours, theirs, [x, y], xp, dtype)
+
+
+@pytest.mark.parametrize("weight", ["none", "per_column"])
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+def test_binary_cross_entropy_gradcheck(weight, reduction, xp, rng):
+    x, y = rng.uniform(0.05, 0.95, (3, 5)), rng.uniform(0, 1, (3, 5))
+    gradcheck_arrays(_bce(BCE_WEIGHTS[weight], reduction)[0], [x, y], xp)
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_binary_cross_entropy_clamps_like_torch_at_0_and_1(reduction, dtype, xp):
+    """log is clamped at -100 and the slope at x (1 - x) = 1e-12, as in PyTorch: finite where the
+    prediction is certain (right or wrong). The target's slope is infinite there in both: not compared."""
+    x = np.array([[0.0, 1.0, 0.0, 1.0, 1e-30, 1 - 1e-7, 0.5]])
+    y = np.array([[0.0, 1.0, 1.0, 0.0, 1.0, 0.3, 0.5]])
+    ours, theirs = _bce(None, reduction)
+    loss = compare_with_torch(ours, theirs, [x, y], xp, dtype, grad=[True, False])
+    assert np.isfinite(loss.numpy()).all()
+    if reduction == "none":
+        np.testing.assert_allclose(loss.numpy()[0, :4], [0, 0, 100, 100])
+
+
+def test_binary_cross_entropy_errors():
+    x = mc.tensor([0.2, 0.7])
+    with pytest.raises(ValueError, match=r"binary_cross_entropy: input must hold probabilities in \[0, 1\]"):
+        mc.ops.binary_cross_entropy(mc.tensor([0.2, 1.5]), mc.tensor([0.0, 1.0]))
+    with pytest.raises(ValueError, match=r"binary_cross_entropy: weight of shape \(3,\) does not broadcast "
+                                         r"to the input's shape \(2,\)"):
+        mc.ops.binary_cross_entropy(x, mc.tensor([0.0, 1.0]), weight=mc.ones(3))
+    with pytest.raises(ValueError, match=r"binary_cross_entropy: target must have the input's shape \(2,\)"):
+        mc.ops.binary_cross_entropy(x, mc.tensor([1.0]))
+    with pytest.raises(ValueError, match=r"binary_cross_entropy: reduction must be one of"):
+        mc.ops.binary_cross_entropy(x, mc.tensor([0.0, 1.0]), reduction="avg")

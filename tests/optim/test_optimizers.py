@@ -1,4 +1,4 @@
-"""SGD, RMSprop, Adam, AdamW against torch.optim step by step; state_dict; error messages."""
+"""SGD, RMSprop, Adam, AdamW, Adadelta, Adagrad against torch.optim step by step; state_dict; error messages."""
 import json
 
 import numpy as np
@@ -74,6 +74,12 @@ CONFIGS = [
     ("Adam", dict(lr=1e-2, betas=(0.8, 0.99), eps=1e-6, weight_decay=1e-2)),
     ("AdamW", dict()),
     ("AdamW", dict(lr=1e-2, betas=(0.85, 0.995), weight_decay=0.1)),
+    ("Adadelta", dict()),                                              # PyTorch's MNIST example
+    ("Adadelta", dict(lr=0.5, rho=0.95, eps=1e-4, weight_decay=1e-2)),
+    ("Adadelta", dict(rho=0.0)),
+    ("Adagrad", dict()),
+    ("Adagrad", dict(lr=0.1, lr_decay=0.05, weight_decay=1e-2)),
+    ("Adagrad", dict(lr=0.1, initial_accumulator_value=0.3, eps=1e-3)),
 ]
 IDS = [f"{name}-{'-'.join(f'{k}={v}' for k, v in kw.items()) or 'defaults'}" for name, kw in CONFIGS]
 
@@ -116,6 +122,8 @@ def test_matches_torch_every_step(name, kwargs, xp, rng):
     ("RMSprop", dict(lr=1e-2, weight_decay=1e-2, centered=True), dict(lr=1e-3, momentum=0.9)),
     ("Adam", dict(lr=1e-2, weight_decay=1e-2), dict(lr=1e-3)),
     ("AdamW", dict(lr=1e-2, weight_decay=0.2, betas=(0.5, 0.9)), dict(lr=1e-3)),
+    ("Adadelta", dict(lr=0.3, rho=0.5), dict(weight_decay=1e-2)),
+    ("Adagrad", dict(lr=0.1, eps=1e-3), dict(lr_decay=0.1, initial_accumulator_value=0.5)),
 ])
 def test_two_param_groups_match_torch(name, group_settings, defaults, xp, rng):
     pair = _Pair(xp, rng)
@@ -129,7 +137,8 @@ def test_two_param_groups_match_torch(name, group_settings, defaults, xp, rng):
 
 
 @pytest.mark.parametrize("name, kwargs", [("SGD", dict(lr=0.1, momentum=0.9)), ("RMSprop", dict(centered=True)),
-                                          ("Adam", dict(lr=1e-2)), ("AdamW", dict(lr=1e-2))])
+                                          ("Adam", dict(lr=1e-2)), ("AdamW", dict(lr=1e-2)),
+                                          ("Adadelta", dict()), ("Adagrad", dict(lr=0.1))])
 def test_float32_stays_float32_and_matches_torch(name, kwargs, xp, rng):
     pair = _Pair(xp, rng, dtype=np.float32)
     ours = getattr(optim, name)(pair.ours, **kwargs)
@@ -193,7 +202,9 @@ def test_step_calls_closure_and_returns_its_loss(rng):
 ROUND_TRIP = [("SGD", dict(lr=0.3, momentum=0.9), dict(lr=0.05, momentum=0.5, dampening=0.1)),
               ("RMSprop", dict(lr=1e-2, centered=True), dict(lr=1e-3, momentum=0.9)),
               ("Adam", dict(lr=1e-2, betas=(0.8, 0.9)), dict(lr=1e-3, weight_decay=1e-2)),
-              ("AdamW", dict(lr=1e-2), dict(lr=1e-3))]
+              ("AdamW", dict(lr=1e-2), dict(lr=1e-3)),
+              ("Adadelta", dict(rho=0.8), dict(lr=0.5)),
+              ("Adagrad", dict(lr=0.1), dict(lr=0.05, lr_decay=0.01, initial_accumulator_value=0.1))]
 
 
 def _assert_plain(value, where="state_dict"):
@@ -260,6 +271,21 @@ def test_state_dict_round_trip_continues_identically(name, group_settings, defau
             assert np.array_equal(p.numpy(), q.numpy()), "a resumed run differs from an uninterrupted one"
 
 
+def test_adagrad_state_exists_before_the_first_step_as_in_torch(rng):
+    """torch's Adagrad fills its state in the constructor, so a fresh state_dict lists every parameter."""
+    pair = _Pair(np, rng)
+    ours = optim.Adagrad(_groups(pair.ours, {}), initial_accumulator_value=0.25)
+    theirs = torch.optim.Adagrad(_groups(pair.theirs, {}), initial_accumulator_value=0.25)
+    sd, tsd = ours.state_dict(), theirs.state_dict()
+    assert set(sd["state"]) == set(tsd["state"]) == {0, 1, 2}
+    for i, s in sd["state"].items():
+        assert set(s) == set(tsd["state"][i]) and s["step"] == int(tsd["state"][i]["step"]) == 0
+        np.testing.assert_array_equal(s["sum"], tsd["state"][i]["sum"].numpy())
+    extra = Parameter(np.ones(4))
+    ours.add_param_group({"params": [extra]})
+    assert ours.state[extra]["step"] == 0 and np.all(ours.state[extra]["sum"] == 0.25)
+
+
 def test_load_state_dict_casts_to_parameter_dtype(rng):
     p64 = Parameter(rng.standard_normal((2, 3)))
     a = optim.Adam([p64])
@@ -311,6 +337,11 @@ def _p():
     (lambda: optim.AdamW([_p()], betas=(0.9, -0.1)), r"AdamW: betas\[1\] must be in \[0, 1\), got -0.1"),
     (lambda: optim.Adam([{"params": [_p()], "lr": -1}]), r"Adam: lr must be >= 0, got -1"),
     (lambda: optim.Adam([_p()], lr=float("nan")), r"Adam: lr must be >= 0, got nan"),
+    (lambda: optim.Adadelta([_p()], rho=1.5), r"Adadelta: rho must be in \[0, 1\], got 1.5"),
+    (lambda: optim.Adadelta([_p()], eps=-1.0), r"Adadelta: eps must be >= 0, got -1.0"),
+    (lambda: optim.Adagrad([_p()], lr_decay=-0.1), r"Adagrad: lr_decay must be >= 0, got -0.1"),
+    (lambda: optim.Adagrad([_p()], initial_accumulator_value=-1),
+     r"Adagrad: initial_accumulator_value must be >= 0, got -1"),
 ])
 def test_bad_hyperparameters(make, message):
     with pytest.raises(ValueError, match=message):

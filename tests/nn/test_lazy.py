@@ -97,3 +97,11 @@ def test_lazy_errors_name_the_layer():
         nn.LazyBatchNorm2d()(mc.zeros((2, 3)))
     with pytest.raises(ValueError, match=r"LazyBatchNorm1d\(0, .*\): expected input of shape \(N, C\) or \(N, C, L\)"):
         nn.LazyBatchNorm1d()(mc.zeros((2, 3, 4, 5)))
+
+
+def test_the_summary_runs_a_lazy_model_and_counts_what_it_made():
+    from minicnn.summary import summarize
+    lazy = nn.Sequential(nn.LazyConv2d(6, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(), nn.LazyLinear(10))
+    eager = nn.Sequential(nn.Conv2d(1, 6, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(), nn.Linear(1176, 10))
+    assert summarize(lazy, (1, 28, 28)).total_params == summarize(eager, (1, 28, 28)).total_params == 11926
+    assert type(lazy[0]) is nn.Conv2d and lazy[0].weight.shape == (6, 1, 5, 5)     # made by the summary's forward

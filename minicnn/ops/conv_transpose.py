@@ -12,12 +12,14 @@ input gradient of conv2d (ops/conv.py), with x in the role of the upstream gradi
               gW = conv2d's weight gradient with gy as the input and x as the upstream gradient
               gb = sum of gy over N, OH, OW
 So this file adds no new arithmetic: it runs conv2d's three passes in another order, and with
-them their numba and GPU twins. output_padding only adds rows and columns at the bottom and right
-that no window of the matching convolution reads (they get the bias alone).
+them their numba and GPU twins. output_padding adds rows and columns at the bottom and right. When
+it reaches the stride (it may, below the dilation), the matching convolution of y has more output
+rows than x: x is then extended by zero rows there, which add nothing, and gx drops them again.
 """
 from minicnn.autograd import Function
 from minicnn.backend import get_array_module
-from minicnn.ops.conv import Conv2d
+from minicnn.im2col import pad_spatial
+from minicnn.ops.conv import Conv2d, conv_geometry
 from minicnn.ops.utils import pair
 
 __all__ = ["conv_transpose2d"]
@@ -43,6 +45,11 @@ class ConvTranspose2d(Function):
         conv.saved, conv.fused = (conv_input, W), conv._fused(conv_input, W)
         return conv.backward(upstream)[:2]
 
+    def _extended(self, x):
+        """x with zero rows and columns added at the bottom and right up to the size the matching
+        convolution gives y (more than x's only when output_padding reaches the stride)."""
+        return pad_spatial(x, (0, self.extra[0], 0, self.extra[1]))
+
     def forward(self, x, W, b=None):
         self.save_for_backward(x, W)
         N, (H, Wd), (KH, KW) = x.shape[0], x.shape[2:], W.shape[2:]
@@ -50,10 +57,12 @@ class ConvTranspose2d(Function):
         OPH, OPW = self.output_padding
         y_shape = (N, W.shape[1] * groups, transposed_outsize(H, KH, SH, PT, PB, DH, OPH),
                    transposed_outsize(Wd, KW, SW, PL, PR, DW, OPW))
+        *_, CH, CW = conv_geometry(y_shape, W.shape, (SH, SW), (PT, PB, PL, PR), (DH, DW))
+        self.extra = (CH - H, CW - Wd)
         xp = get_array_module(x)
         # The convolution's input is only a shape here: its backward reads no value of it for gx.
         shape_only = xp.broadcast_to(xp.zeros((), x.dtype), y_shape)
-        y, _ = self._conv_backward(x, shape_only, W, need_x=True, need_W=False)
+        y, _ = self._conv_backward(self._extended(x), shape_only, W, need_x=True, need_W=False)
         if b is not None:
             y += b.reshape(1, -1, 1, 1)
         return y
@@ -62,8 +71,8 @@ class ConvTranspose2d(Function):
         x, W = self.saved
         need_x, need_W = self.needs_input_grad[:2]
         need_b = len(self.needs_input_grad) == 3 and self.needs_input_grad[2]
-        gx = self._convolution().forward(gy, W) if need_x else None
-        gW = self._conv_backward(x, gy, W, need_x=False, need_W=True)[1] if need_W else None
+        gx = self._convolution().forward(gy, W)[:, :, :x.shape[2], :x.shape[3]] if need_x else None
+        gW = self._conv_backward(self._extended(x), gy, W, need_x=False, need_W=True)[1] if need_W else None
         return gx, gW, gy.sum(axis=(0, 2, 3)) if need_b else None
 
 
@@ -75,8 +84,7 @@ def conv_transpose2d(x, weight, bias=None, stride=1, padding=0, output_padding=0
     - weight: (Cin, Cout / groups, KH, KW)
     - bias: (Cout,) or None
     - stride, padding, dilation: those of the convolution this is the adjoint of (int or pair)
-    - output_padding: extra rows/columns at the bottom/right, smaller than the stride (PyTorch also
-      allows it below the dilation; minicnn does not)
+    - output_padding: extra rows/columns at the bottom/right, smaller than the stride or the dilation
     - groups: G independent groups of Cin/G input and Cout/G output channels
     Returns y: (N, Cout, OH, OW), OH = (H - 1)*SH - 2*PH + DH*(KH - 1) + OPH + 1.
     """
@@ -100,9 +108,10 @@ def _check_args(x, weight, bias, stride, padding, output_padding, groups, dilati
     if min(stride) < 1 or min(dilation) < 1 or min(padding) < 0:
         raise ValueError(f"{op}: stride and dilation must be positive and padding non-negative, got stride={stride}, "
                          f"dilation={dilation}, padding={padding}")
-    for o, s, axis in zip(output_padding, stride, "HW"):
-        if not 0 <= o < s:      # then the matching convolution maps y's shape back to x's exactly
-            raise ValueError(f"{op}: output_padding along {axis} must be in [0, stride) = [0, {s}), got {o}")
+    for o, s, d, axis in zip(output_padding, stride, dilation, "HW"):
+        if not 0 <= o < max(s, d):
+            raise ValueError(f"{op}: output_padding along {axis} must be in [0, max(stride, dilation)) = "
+                             f"[0, {max(s, d)}), got {o}")
     for size, k, s, p, d, o, axis in zip(x.shape[2:], (KH, KW), stride, padding, dilation, output_padding, "HW"):
         if transposed_outsize(size, k, s, p, p, d, o) < 1:
             raise ValueError(f"{op}: padding {p} along {axis} leaves no output (input {size}, kernel {k}, "

@@ -17,6 +17,8 @@ CASES = {
     "dilated": ((2, 2, 4, 4), (2, 3, 3, 3), 2, 2, 0, 1, 2),
     "depthwise_dilated_hw": ((1, 6, 3, 3), (6, 1, 3, 3), 3, 1, 2, 6, (1, 2)),
     "1x1_batch1": ((1, 3, 2, 3), (3, 4, 1, 1), 1, 0, 0, 1, 1),
+    "output_padding_below_dilation": ((2, 3, 4, 5), (3, 2, 3, 3), 1, 0, 1, 1, 2),     # not below the stride
+    "output_padding_2_stride_2_dilation_3": ((1, 2, 3, 4), (2, 3, 2, 3), 2, 1, (2, 1), 1, 3),
 }
 
 
@@ -50,7 +52,8 @@ def test_it_is_the_adjoint_of_the_convolution(rng):
 
 
 @pytest.mark.parametrize("kwargs, message", [
-    (dict(output_padding=2, stride=2), r"output_padding along H must be in \[0, stride\) = \[0, 2\), got 2"),
+    (dict(output_padding=2, stride=2), r"output_padding along H must be in \[0, max\(stride, dilation\)\) = "
+                                       r"\[0, 2\), got 2"),
     (dict(groups=2), "groups=2 must be a positive int dividing the weight's Cin=3"),
     (dict(padding=4), "padding 4 along H leaves no output"),
     (dict(stride=0), "stride and dilation must be positive"),

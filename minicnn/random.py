@@ -99,7 +99,8 @@ class CounterGenerator:
         n = math.prod(shape)
         with self._lock:
             first, self.offset = self.offset, (self.offset + n) & _MASK64
-        return kernels.uniform(dtype)(kernels.counter(n), np.uint64(first), np.uint64(self.seed)).reshape(shape)
+        counter = fused.counting(1, n + 1, (n,), "uint64")        # the words' counter before the offset
+        return kernels.uniform(dtype)(counter, np.uint64(first), np.uint64(self.seed)).reshape(shape)
 
     def standard_normal(self, size, dtype=np.float64):
         """Standard normal numbers of shape ``size`` (Box-Muller), float32 or float64."""

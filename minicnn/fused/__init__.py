@@ -21,7 +21,7 @@ import os
 
 from minicnn import backend
 
-__all__ = ["enabled", "set_enabled", "use", "kernel"]
+__all__ = ["enabled", "set_enabled", "use", "kernel", "counting"]
 
 _enabled = os.environ.get("MINICNN_FUSED", "1").strip() not in ("0", "false", "no", "off")
 
@@ -60,3 +60,11 @@ def kernel(func):
         return fused(*args)
 
     return call
+
+
+@functools.lru_cache(maxsize=64)
+def counting(start, stop, shape, dtype="int64"):
+    """start, start + 1, ..., stop - 1 on the device in ``shape``, made once and kept: the kernels compare
+    with it (class numbers, window offsets) or count from it (random-number counters)."""
+    cupy = backend.cupy_module()
+    return cupy.arange(start, stop, dtype=dtype).reshape(shape)

@@ -7,16 +7,7 @@ The twin of ``CrossEntropy`` in ``minicnn/ops/loss.py``. With q_c = (1 - eps) [c
 The target's class is picked by comparing each column's class index with the label, inside the
 kernels, so no one-hot matrix and no gather is made.
 """
-import functools
-
-from minicnn import backend
-from minicnn.fused import kernel
-
-
-@functools.lru_cache(maxsize=None)
-def class_index(C):
-    """(1, C) class numbers on the device, made once per width."""
-    return backend.cupy_module().arange(C).reshape(1, C)
+from minicnn.fused import counting, kernel
 
 
 def _with_target(cp, classes, labels, eps, C, f):
@@ -62,7 +53,7 @@ def forward(z, labels, eps, reduction):
     N, C = z.shape
     z_max = z.max(axis=1, keepdims=True)                                        # (N, 1)
     s = exp_sum(z, z_max)                                                       # (N,)
-    qz = target_dot(z, class_index(C), labels.reshape(N, 1), eps, C)            # (N,)
+    qz = target_dot(z, counting(0, C, (1, C)), labels.reshape(N, 1), eps, C)            # (N,)
     if reduction == "none":
         loss = row_losses(z_max.reshape(N), s, qz, labels, C)
     else:
@@ -74,4 +65,4 @@ def backward(gy, z, labels, eps, statistics, reduction):
     N, C = z.shape
     z_max, s = statistics
     gy, scale = (gy.reshape(N, 1), 1) if reduction == "none" else (gy, 1 / N if reduction == "mean" else 1)
-    return logits_grad(z, z_max, s, class_index(C), labels.reshape(N, 1), eps, C, gy, scale)
+    return logits_grad(z, z_max, s, counting(0, C, (1, C)), labels.reshape(N, 1), eps, C, gy, scale)

@@ -9,17 +9,9 @@ pooling and 0 for average pooling, as in the plain code:
              gcol = gy in each window's argmax row, 0 elsewhere (one kernel); gx = col2im(gcol)
     average: y = the sum over the rows / the window's size;  gx = col2im(gy / size in every row)
 """
-import functools
-
 from minicnn import backend
-from minicnn.fused import kernel
+from minicnn.fused import counting, kernel
 from minicnn.fused.conv import gpu_col2im, gpu_im2col
-
-
-@functools.lru_cache(maxsize=None)
-def window_offsets(K):
-    """(K, 1): the row number of each offset in the window, on the device, made once per size."""
-    return backend.cupy_module().arange(K).reshape(K, 1)
 
 
 @kernel
@@ -46,7 +38,8 @@ def max_forward(x, KH, KW, SH, SW, OH, OW, pads):
 
 def max_backward(gy, argmax, x_shape, KH, KW, SH, SW, pads):
     OH, OW = gy.shape[2:]
-    gcol = route_to_winner(window_offsets(KH * KW), argmax, gy.reshape(1, -1))
+    offsets = counting(0, KH * KW, (KH * KW, 1))          # each row's offset in the window
+    gcol = route_to_winner(offsets, argmax, gy.reshape(1, -1))
     return _col2im(gcol, x_shape, KH, KW, SH, SW, OH, OW, pads)
 
 

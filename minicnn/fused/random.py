@@ -8,16 +8,8 @@ import functools
 
 import numpy as np
 
-from minicnn import backend
 from minicnn.fused import kernel
 from minicnn.random import _GAMMA, _MIX1, _MIX2      # SplitMix64's constants
-
-
-@functools.lru_cache(maxsize=32)
-def counter(n):
-    """1, 2, ..., n as uint64 on the device (the words' counter before the draw's offset)."""
-    cupy = backend.cupy_module()
-    return cupy.arange(1, n + 1, dtype=cupy.uint64)
 
 
 @functools.lru_cache(maxsize=None)

@@ -19,6 +19,10 @@ imports this package before NumPy) or it is set in the environment. When NumPy c
 without it, the kernels run on one thread (``NUMBA_NUM_THREADS=1``), as they are then faster;
 ``threads()`` says how many they use.
 
+Memory. Each op's new arrays would otherwise come as fresh pages from the kernel and fault on
+first touch; ``memory.py`` makes glibc keep freed blocks for reuse instead (when MINICNN_FAST is
+not 0 at import).
+
 numba is imported on the first kernel call, not with minicnn, so ``import minicnn`` stays quick;
 the compiled kernels are cached on disk (``cache=True``), so only the very first run compiles.
 """
@@ -35,6 +39,10 @@ if "OPENBLAS_THREAD_TIMEOUT" not in os.environ and "numpy" in sys.modules:
     os.environ.setdefault("NUMBA_NUM_THREADS", "1")
 os.environ.setdefault("OPENBLAS_THREAD_TIMEOUT", "4")
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+if _enabled:                    # large freed arrays stay in the heap for the next op (see memory.py)
+    from minicnn.fast.memory import keep_freed_memory
+    keep_freed_memory()
 
 
 def available():

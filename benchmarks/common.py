@@ -39,7 +39,8 @@ def median_ms(fn, repeats=7, warmup=2):
 
 
 def torch_model(arch):
-    """The zoo's networks in PyTorch (1 input channel and 10 classes, ResNet-50 as in its paper):
+    """The zoo's networks in PyTorch (the CIFAR-sized ones with 1 input channel and 10 classes, the
+    ImageNet ones as in their papers):
     the references the model tests compare minicnn's against, built from tests/models."""
     if arch == "lenet5_28":
         from tests.models.test_lenet import TorchLeNet5
@@ -50,7 +51,18 @@ def torch_model(arch):
     if arch == "resnet50":
         from tests.models.test_resnet import TorchBottleneck, TorchResNet
         return TorchResNet(TorchBottleneck, [3, 4, 6, 3], 1000)
+    if arch == "googlenet":
+        from tests.models.test_googlenet import TorchGoogLeNet
+        return TorchGoogLeNet()
+    if arch == "densenet121":
+        from tests.models.test_densenet import torch_reference
+        return torch_reference("densenet121")
+    if arch == "inception_v3":
+        from tests.models.test_inception import TorchInception3
+        return TorchInception3()
     from tests.models.test_vgg import TABLE1, TorchVGG
+    if arch == "vgg16_bn":
+        return TorchVGG(TABLE1["D"], batch_norm=True)
     return TorchVGG(TABLE1["D"], num_classes=10, in_channels=1)
 
 

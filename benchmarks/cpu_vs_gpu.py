@@ -37,7 +37,7 @@ import minicnn as mc  # noqa: E402
 from common import (RESULTS, alternate, bar_chart, machine_info, markdown_table, median_ms, torch_model,  # noqa: E402
                     write_json)
 from minicnn import backend, ops  # noqa: E402
-from train_step_cpu import MODELS as FAIR_CPU_STEPS, BATCH as FAIR_CPU_BATCH, children as cpu_step_children  # noqa: E402
+from train_step_cpu import SMALL as FAIR_CPU_STEPS, BATCH as FAIR_CPU_BATCH, children as cpu_step_children  # noqa: E402
 
 # name, minicnn op, torch op, input shapes (batch first), keyword arguments
 OPS = [

@@ -40,7 +40,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--threads", type=int, nargs="+", default=sorted({1, os.cpu_count()}))
-    parser.add_argument("--models", nargs="+", default=list(train_step_cpu.MODELS), choices=list(train_step_cpu.MODELS))
+    parser.add_argument("--models", nargs="+", default=list(train_step_cpu.SMALL), choices=list(train_step_cpu.MODELS))
     parser.add_argument("--repeats", type=int, default=5, help="repeats of each op inside a child")
     parser.add_argument("--allow-noisy", action="store_true", help="measure even when other processes are busy")
     args = parser.parse_args()

@@ -1,7 +1,9 @@
-"""A whole training step on CPU (forward, backward, SGD with momentum), minicnn vs PyTorch 2.13,
-batch 64 of float32: LeNet-5 at 28x28, CIFAR ResNet-20 and VGG-16 at 32x32 (1 channel, 10 classes).
+"""A whole training step on CPU (forward, backward, SGD with momentum), minicnn vs PyTorch 2.13, float32:
+batch 64 of LeNet-5 at 28x28, CIFAR ResNet-20 and VGG-16 at 32x32 (1 channel, 10 classes), and the
+ImageNet models at their input size in small batches (3 channels, 1000 classes; auxiliary heads on,
+weighted 0.3 as in GoogLeNet's paper and 0.4 as in Inception v3's training).
 
-    python benchmarks/train_step_cpu.py [--threads 2] [--rounds 3] [--models lenet5_28 resnet20 vgg16]
+    python benchmarks/train_step_cpu.py [--threads 2] [--rounds 3] [--models lenet5_28 resnet20 ...]
 
 The method of benchmarks/common.py: every (model, implementation) runs in a process of its own,
 the implementations alternate over --rounds rounds on a machine checked to be quiet, and each
@@ -30,13 +32,25 @@ IMPLS = ("minicnn_fast", "minicnn_numpy", "torch")
 # of before: kernels on one thread, OpenBLAS's idle threads spinning for its default 2**28 cycles.
 ENV = {"minicnn_fast": {"MINICNN_FAST": "1"}, "minicnn_numpy": {"MINICNN_FAST": "0"}, "torch": {},
        "minicnn_serial": {"MINICNN_FAST": "1", "NUMBA_NUM_THREADS": "1", "OPENBLAS_THREAD_TIMEOUT": "28"}}
-BATCH = 64
-MODELS = {"lenet5_28": (28, 20), "resnet20": (32, 10), "vgg16": (32, 4)}     # input size, timed steps
+BATCH = 64                      # the small models' batch (cpu_vs_gpu.py compares at it)
+# arch: (input size, batch, input channels, classes, timed steps, weight of the auxiliary losses)
+MODELS = {"lenet5_28": (28, BATCH, 1, 10, 20, 0), "resnet20": (32, BATCH, 1, 10, 10, 0), "vgg16": (32, BATCH, 1, 10, 4, 0),
+          "googlenet": (224, 8, 3, 1000, 5, 0.3), "resnet50": (224, 8, 3, 1000, 5, 0),
+          "densenet121": (224, 8, 3, 1000, 5, 0), "inception_v3": (299, 4, 3, 1000, 5, 0.4),
+          "vgg16_bn": (224, 4, 3, 1000, 3, 0)}
+SMALL = ("lenet5_28", "resnet20", "vgg16")       # the default set: a run of the others takes ~15 minutes
+
+
+def training_loss(cross_entropy, out, y, aux_weight):
+    """The loss of a step: the main head's, plus the auxiliary heads' at ``aux_weight``."""
+    if not isinstance(out, tuple):
+        return cross_entropy(out, y)
+    return cross_entropy(out[0], y) + aux_weight * sum(cross_entropy(a, y) for a in out[1:])
 
 
 def child(impl, arch, threads):
     """Runs in its own process: time the steps, print one JSON line."""
-    size, steps = MODELS[arch]
+    size, batch, channels, classes, steps, aux_weight = MODELS[arch]
     start = time.perf_counter()
     if impl == "torch":
         import torch
@@ -44,11 +58,11 @@ def child(impl, arch, threads):
         import_s = time.perf_counter() - start
         model = torch_model(arch)
         opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9, weight_decay=5e-4)
-        x, y = torch.randn(BATCH, 1, size, size), torch.randint(0, 10, (BATCH,))
+        x, y = torch.randn(batch, channels, size, size), torch.randint(0, classes, (batch,))
 
         def step():
             opt.zero_grad()
-            torch.nn.functional.cross_entropy(model(x), y).backward()
+            training_loss(torch.nn.functional.cross_entropy, model(x), y, aux_weight).backward()
             opt.step()
     else:
         import minicnn as mc           # before NumPy, as the minicnn commands do
@@ -57,15 +71,15 @@ def child(impl, arch, threads):
         from threadpoolctl import threadpool_limits
         threadpool_limits(threads)
         mc.fast.set_threads(threads)
-        model = mc.models.get(arch, in_channels=1, num_classes=10)
+        model = mc.models.get(arch, in_channels=channels, num_classes=classes)
         opt = mc.optim.SGD(model.parameters(), lr=0.01, momentum=0.9, weight_decay=5e-4)
         rng = np.random.default_rng(0)
-        x = mc.Tensor(rng.standard_normal((BATCH, 1, size, size)).astype(np.float32))
-        y = mc.Tensor(rng.integers(0, 10, BATCH))
+        x = mc.Tensor(rng.standard_normal((batch, channels, size, size)).astype(np.float32))
+        y = mc.Tensor(rng.integers(0, classes, batch))
 
         def step():
             opt.zero_grad()
-            mc.ops.cross_entropy(model(x), y).backward()
+            training_loss(mc.ops.cross_entropy, model(x), y, aux_weight).backward()
             opt.step()
     t = time.perf_counter()
     step()
@@ -86,7 +100,7 @@ def summarize(results, arch, impl, threads):
     runs = results[(arch, impl, threads)]
     step = spread([r["step_ms"] for r in runs])
     return {"step_ms": step["median"], "step_ms_min": step["min"], "step_ms_max": step["max"],
-            "images_per_s": BATCH / step["median"] * 1e3,
+            "images_per_s": MODELS[arch][1] / step["median"] * 1e3,
             "peak_rss_mib": max(r["peak_rss_mib"] for r in runs),
             "first_step_s": spread([r["first_step_s"] for r in runs])["median"],
             "import_s": spread([r["import_s"] for r in runs])["median"]}
@@ -108,7 +122,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--models", nargs="+", default=list(MODELS), choices=list(MODELS))
+    parser.add_argument("--models", nargs="+", default=list(SMALL), choices=list(MODELS))
     parser.add_argument("--impls", nargs="+", default=list(IMPLS), choices=list(ENV))
     parser.add_argument("--background-load", type=int, default=0, metavar="N",
                         help="keep N busy processes running while measuring: a loaded machine (results go to "
@@ -123,7 +137,8 @@ def main():
                                    ignore=hogs)
     rows = []
     for arch in args.models:
-        row = {"model": arch}
+        size, batch = MODELS[arch][:2]
+        row = {"model": arch, "input": f"{batch}x{size}"}
         for impl in args.impls:
             for key, value in summarize(results, arch, impl, args.threads).items():
                 row[f"{impl}_{key}"] = value
@@ -138,21 +153,23 @@ def main():
     note = method_note(args.rounds, worst)
     standard = not args.background_load and list(args.impls) == list(IMPLS)
     name = "train_step_cpu" if standard else "train_step_cpu_loaded" if args.background_load else "train_step_cpu_other"
+    if any(arch not in SMALL for arch in args.models):
+        name += "_large"          # the ImageNet models' results beside, not over, the small ones'
     if args.background_load:
         note += f"; {args.background_load} busy background process(es) running throughout"
     write_json(os.path.join(RESULTS, f"{name}.json"),
-               {"benchmark": f"training step, batch {BATCH}, float32, SGD momentum", "method": note,
+               {"benchmark": "training step, float32, SGD momentum", "method": note,
                 "rounds": args.rounds, "other_processes_busy_max": worst, "machine": machine, "results": rows})
     if not standard:
-        columns = [("model", "model", "{}")]
+        columns = [("model", "model", "{}"), ("input", "batch x size", "{}")]
         for impl in args.impls:
             columns += [(f"{impl}_step_ms", f"{impl} ms", "{:.0f}"), (f"{impl}_range", "range", "{}")]
         columns += [(f"{impl}_vs_torch", f"{impl} / torch", "{:.2f}x") for impl in args.impls if impl != "torch"]
         markdown_table(os.path.join(RESULTS, f"{name}.md"),
-                       f"Training step, batch {BATCH}, median ms on {machine_line(machine)}; {note}", columns, rows)
+                       f"Training step, median ms on {machine_line(machine)}; {note}", columns, rows)
         print(f"wrote {RESULTS}/{name}.json and .md")
         return
-    columns = [("model", "model", "{}"), ("minicnn_fast_step_ms", "minicnn ms", "{:.0f}"),
+    columns = [("model", "model", "{}"), ("input", "batch x size", "{}"), ("minicnn_fast_step_ms", "minicnn ms", "{:.0f}"),
                ("minicnn_numpy_step_ms", "NumPy path ms", "{:.0f}"), ("torch_step_ms", "PyTorch ms", "{:.0f}"),
                ("minicnn_fast_range", "minicnn range", "{}"), ("torch_range", "torch range", "{}"),
                ("minicnn_fast_vs_torch", "minicnn / torch", "{:.2f}x"),
@@ -160,12 +177,12 @@ def main():
                ("minicnn_fast_peak_rss_mib", "minicnn RSS MiB", "{:.0f}"),
                ("torch_peak_rss_mib", "torch RSS MiB", "{:.0f}"), ("minicnn_fast_rss_vs_torch", "RSS ratio", "{:.2f}x"),
                ("minicnn_fast_import_s", "import s", "{:.2f}"), ("minicnn_fast_first_step_s", "first step s", "{:.2f}")]
-    markdown_table(os.path.join(RESULTS, "train_step_cpu.md"),
-                   f"Training step, batch {BATCH}, median ms on {machine_line(machine)}; {note}", columns, rows)
-    bar_chart(os.path.join(RESULTS, "train_step_cpu.png"), "training step time / PyTorch's (lower is faster)",
+    markdown_table(os.path.join(RESULTS, f"{name}.md"),
+                   f"Training step, median ms on {machine_line(machine)}; {note}", columns, rows)
+    bar_chart(os.path.join(RESULTS, f"{name}.png"), "training step time / PyTorch's (lower is faster)",
               [r["model"] for r in rows], {"minicnn NumPy": [r["minicnn_numpy_vs_torch"] for r in rows],
                                            "minicnn fast": [r["minicnn_fast_vs_torch"] for r in rows]})
-    print(f"wrote {RESULTS}/train_step_cpu.json, .md and .png")
+    print(f"wrote {RESULTS}/{name}.json, .md and .png")
 
 
 if __name__ == "__main__":

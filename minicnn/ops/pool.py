@@ -103,6 +103,9 @@ class AvgPool2d(_Pool2d):
             every_window_full = self.count_include_pad and not self.ceil_mode
             self.divisor = None if every_window_full else self.divisor
             return kernels.avg_forward(x, KH, KW, SH, SW, OH, OW, pads, self.divisor)
+        if fast.use(x):
+            from minicnn.fast.pool import avg_pool_forward
+            return avg_pool_forward(x, KH, KW, SH, SW, pads, OH, OW, self.divisor)
         padded = xp.ascontiguousarray(pad_spatial(x, pads))
         return window_view(padded, KH, KW, SH, SW, OH, OW).sum(axis=(2, 3)) / self.divisor
 
@@ -112,6 +115,9 @@ class AvgPool2d(_Pool2d):
         if self.fused:
             from minicnn.fused import pool as kernels
             return kernels.avg_backward(gy, self.x_shape, KH, KW, SH, SW, self.pads, self.divisor)
+        if fast.use(gy):
+            from minicnn.fast.pool import avg_pool_backward
+            return avg_pool_backward(gy, self.x_shape, KH, KW, SH, SW, self.pads, self.divisor)
         N, C, OH, OW = gy.shape
         gcol = xp.broadcast_to((gy / self.divisor)[:, :, None, None], (N, C, KH, KW, OH, OW))
         return col2im(gcol, self.x_shape, SH, SW, self.pads)

@@ -23,6 +23,9 @@ CASES = {
     "batch1_no_pad_1x1": ((1, 4, 3, 3), (2, 4, 1, 1), 1, 0, 0, 1),
     "kernel_gt_stride_overlap": ((1, 1, 9, 9), (2, 1, 5, 5), 3, 2, 2, 1),
     "1x1_pad1_grows": ((1, 2, 3, 4), (3, 2, 1, 1), 1, 1, 1, 1),       # padding > K-1: rows of only padding
+    "1x1_pointwise_16x17": ((2, 3, 16, 17), (4, 3, 1, 1), 1, 0, 0, 1),  # the numba path's GEMM-per-image case
+    "narrowing_28x28": ((1, 8, 28, 29), (2, 8, 3, 3), 1, 1, 1, 1),        # numba: gx as a convolution of gy
+    "narrowing_28x28_dilation2": ((1, 8, 28, 28), (2, 8, 3, 2), 1, (2, 1), (2, 1), 1, 2),
     "groups2_stride1_5x5": ((2, 4, 6, 6), (4, 2, 5, 5), 1, 2, 2, 2),
     "many_out_channels": ((2, 1, 5, 5), (6, 1, 3, 3), 1, 0, 0, 1),
     "stride3_pad_wider_than_kernel": ((2, 2, 7, 8), (3, 2, 2, 3), 3, 3, 3, 1),  # windows entirely in the padding
@@ -72,6 +75,25 @@ def test_conv2d_only_weight_needs_grad(fast_path, rng):
     w = mc.Tensor(rng.standard_normal((2, 1, 3, 3)), requires_grad=True)
     ops.conv2d(x, w).sum().backward()
     assert x.grad is None and w.grad.shape == (2, 1, 3, 3)
+
+
+def test_pointwise_case_takes_the_column_free_path():
+    """The 1x1 case above is the one minicnn/fast/conv.py runs without columns; the 3x3 one is not."""
+    from minicnn.fast.conv import _pointwise
+    xs, ws = CASES["1x1_pointwise_16x17"][:2]
+    assert _pointwise(np.empty(xs), np.empty(ws), (1, 1), (0, 0, 0, 0), 1)
+    assert not _pointwise(np.empty(xs), np.empty((4, 3, 3, 3)), (1, 1), (0, 0, 0, 0), 1)
+    assert not _pointwise(np.empty((2, 3, 15, 15)), np.empty(ws), (1, 1), (0, 0, 0, 0), 1)
+
+
+def test_narrowing_cases_take_the_input_gradient_as_a_convolution():
+    from minicnn.fast.conv import _input_grad_as_conv
+    for name in ("narrowing_28x28", "narrowing_28x28_dilation2"):
+        xs, ws, stride, pad, _, groups, dilation = _case(name)
+        pads = mc.ops.utils.padding4(pad, "test")
+        assert _input_grad_as_conv(np.empty(xs, np.float32), np.empty(ws, np.float32), (1, 1), pads,
+                                   mc.ops.utils.pair(dilation, "dilation", "test"), groups) is not None, name
+    assert _input_grad_as_conv(np.empty((1, 8, 14, 14)), np.empty((2, 8, 3, 3)), (1, 1), (1,) * 4, (1, 1), 1) is None
 
 
 def test_chunked_im2col_gives_the_same_result(fast_path, rng, monkeypatch):

@@ -25,7 +25,7 @@ def distinct_values(rng, shape):
     return rng.permutation(np.prod(shape)).reshape(shape) * 0.1 + rng.uniform(-0.01, 0.01, shape)
 
 
-# The max-pool tests run on the NumPy reference and on the numba kernel (fast_path fixture).
+# The max- and average-pool tests run on the NumPy reference and on the numba kernels (fast_path fixture).
 @pytest.mark.parametrize("name", WINDOWS)
 def test_max_pool_gradcheck(xp, rng, name, fast_path):
     shape, k, s, p, ceil = WINDOWS[name]
@@ -42,7 +42,7 @@ def test_max_pool_matches_torch(xp, rng, dtype, name, fast_path):
 
 @pytest.mark.parametrize("include_pad", [True, False])
 @pytest.mark.parametrize("name", WINDOWS)
-def test_avg_pool_gradcheck(xp, rng, name, include_pad):
+def test_avg_pool_gradcheck(xp, rng, name, include_pad, fast_path):
     shape, k, s, p, ceil = WINDOWS[name]
     gradcheck_arrays(lambda x: ops.avg_pool2d(x, k, s, p, ceil, include_pad), [rng.standard_normal(shape)], xp)
 
@@ -50,7 +50,7 @@ def test_avg_pool_gradcheck(xp, rng, name, include_pad):
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("include_pad", [True, False])
 @pytest.mark.parametrize("name", WINDOWS)
-def test_avg_pool_matches_torch(xp, rng, dtype, name, include_pad):
+def test_avg_pool_matches_torch(xp, rng, dtype, name, include_pad, fast_path):
     shape, k, s, p, ceil = WINDOWS[name]
     compare_with_torch(lambda x: ops.avg_pool2d(x, k, s, p, ceil, include_pad),
                        lambda x: F.avg_pool2d(x, k, s, p, ceil_mode=ceil, count_include_pad=include_pad),

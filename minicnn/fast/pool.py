@@ -99,10 +99,8 @@ def _avg_backward(gy, KH, KW, SH, SW, PT, PL, divisor, gx):
     N, C, OH, OW = gy.shape
     H, W = gx.shape[2:]
     gf, xf = gy.reshape(-1), gx.reshape(-1)
-    for t in prange(N * C):             # each task owns one plane of gx: no races
+    for t in prange(N * C):             # each task adds into one plane of gx (zeroed): no races
         plane, out = t * H * W, t * OH * OW
-        for k in range(H * W):
-            xf[u(plane + k)] = 0
         for oh in range(OH):
             for ow in range(OW):
                 g = gf[u(out + oh * OW + ow)] / divisor[oh, ow]
@@ -121,6 +119,6 @@ def avg_pool_forward(x, KH, KW, SH, SW, pads, OH, OW, divisor):
 
 def avg_pool_backward(gy, x_shape, KH, KW, SH, SW, pads, divisor):
     """gx (x_shape): gy / divisor added to every cell of its window."""
-    gx = np.empty(x_shape, gy.dtype)
+    gx = np.zeros(x_shape, gy.dtype)
     _avg_backward(np.ascontiguousarray(gy), KH, KW, SH, SW, pads[0], pads[2], divisor, gx)
     return gx

@@ -1,7 +1,8 @@
 """A whole training step on CPU (forward, backward, SGD with momentum), minicnn vs PyTorch 2.13, float32:
 batch 64 of LeNet-5 at 28x28, CIFAR ResNet-20 and VGG-16 at 32x32 (1 channel, 10 classes), and the
 ImageNet models at their input size in small batches (3 channels, 1000 classes; auxiliary heads on,
-weighted 0.3 as in GoogLeNet's paper and 0.4 as in Inception v3's training).
+weighted 0.3 as in GoogLeNet's paper and 0.4 as in Google's released Inception v3 training code,
+the models' own ``aux_loss_weight``).
 
     python benchmarks/train_step_cpu.py [--threads 2] [--rounds 3] [--models lenet5_28 resnet20 ...]
 
@@ -10,7 +11,7 @@ the implementations alternate over --rounds rounds on a machine checked to be qu
 figure is the median over the rounds with its min-max range. minicnn runs twice: with the numba
 kernels (the fast path) and with MINICNN_FAST=0 (the NumPy reference). Each child reports the
 median step time after warm-up, peak RSS, the time to import the library and the time of the
-very first step (numba kernels load from their cache there).
+very first step (numba kernels load from their cache there), and the minor page faults per step.
 Writes benchmarks/results/train_step_cpu.{json,md,png}.
 """
 import argparse
@@ -84,8 +85,10 @@ def child(impl, arch, threads):
     t = time.perf_counter()
     step()
     first_s = time.perf_counter() - t
+    faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
     ms = median_ms(step, repeats=steps, warmup=1)
-    print(json.dumps({"step_ms": ms, "first_step_s": first_s, "import_s": import_s,
+    faults = (resource.getrusage(resource.RUSAGE_SELF).ru_minflt - faults) / (steps + 1)
+    print(json.dumps({"step_ms": ms, "first_step_s": first_s, "import_s": import_s, "page_faults_per_step": faults,
                       "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
 
 
@@ -103,6 +106,7 @@ def summarize(results, arch, impl, threads):
             "images_per_s": MODELS[arch][1] / step["median"] * 1e3,
             "peak_rss_mib": max(r["peak_rss_mib"] for r in runs),
             "first_step_s": spread([r["first_step_s"] for r in runs])["median"],
+            "page_faults_per_step": spread([r["page_faults_per_step"] for r in runs])["median"],
             "import_s": spread([r["import_s"] for r in runs])["median"]}
 
 
@@ -176,6 +180,8 @@ def main():
                ("minicnn_fast_images_per_s", "minicnn img/s", "{:.0f}"), ("torch_images_per_s", "torch img/s", "{:.0f}"),
                ("minicnn_fast_peak_rss_mib", "minicnn RSS MiB", "{:.0f}"),
                ("torch_peak_rss_mib", "torch RSS MiB", "{:.0f}"), ("minicnn_fast_rss_vs_torch", "RSS ratio", "{:.2f}x"),
+               ("minicnn_fast_page_faults_per_step", "minicnn page faults / step", "{:.0f}"),
+               ("torch_page_faults_per_step", "torch page faults / step", "{:.0f}"),
                ("minicnn_fast_import_s", "import s", "{:.2f}"), ("minicnn_fast_first_step_s", "first step s", "{:.2f}")]
     markdown_table(os.path.join(RESULTS, f"{name}.md"),
                    f"Training step, median ms on {machine_line(machine)}; {note}", columns, rows)

@@ -85,7 +85,8 @@ _LABELS = np.array([2, 0, 3, 3, 1])
 
 EXERCISES = (
     Exercise("relu", "easy", "activations", "minicnn.ops.activation:ReLU", ("ReLU.backward",),
-             "ReLU's slope is 1 where the input was positive and 0 elsewhere; forward kept that mask for you.",
+             "ReLU's slope is 1 where the input was positive and 0 elsewhere; forward kept its output y, which "
+             "is positive exactly there.",
              _elementwise(ops.relu)),
     Exercise("sigmoid", "easy", "activations", "minicnn.ops.activation:Sigmoid", ("Sigmoid.backward",),
              "Write sigmoid's slope with its output y, which forward saved: no exp needed.",

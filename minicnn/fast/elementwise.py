@@ -1,8 +1,8 @@
 """numba twins of ReLU (``ops/activation.py``) and of the residual add (``ops/arithmetic.py``).
 
-NumPy runs each on one core, and ReLU's forward makes two passes (the mask ``x > 0``, then
-``maximum(x, 0)``). Here each is one parallel pass, with the reference's arithmetic: NaN passes
-through ReLU as in ``maximum``, and the backward multiplies by the mask as the reference does.
+NumPy runs each on one core; here each is one parallel pass, with the reference's arithmetic:
+NaN passes through ReLU as in ``maximum``, and the backward multiplies gy by the mask y > 0 as
+the reference does.
 """
 import numba
 import numpy as np
@@ -14,17 +14,16 @@ u = np.uintp          # unsigned indices: no negative-index check in the loops (
 
 
 @numba.njit(parallel=True, cache=True)
-def _relu(x, y, positive):
+def _relu(x, y):
     for i in prange(x.size):
         v = x[u(i)]
-        positive[u(i)] = v > 0
         y[u(i)] = v if v > 0 or v != v else 0
 
 
 @numba.njit(parallel=True, cache=True)
-def _mask(gy, positive, gx):
+def _mask(gy, y, gx):
     for i in prange(gy.size):
-        gx[u(i)] = gy[u(i)] * positive[u(i)]
+        gx[u(i)] = gy[u(i)] * (y[u(i)] > 0)
 
 
 @numba.njit(parallel=True, cache=True)
@@ -34,18 +33,18 @@ def _add(a, b, y):
 
 
 def relu_forward(x):
-    """(max(x, 0), the mask x > 0) in one pass."""
+    """max(x, 0)."""
     x = np.ascontiguousarray(x)
-    y, positive = np.empty_like(x), np.empty(x.shape, np.bool_)
-    _relu(x.reshape(-1), y.reshape(-1), positive.reshape(-1))
-    return y, positive
+    y = np.empty_like(x)
+    _relu(x.reshape(-1), y.reshape(-1))
+    return y
 
 
-def relu_backward(gy, positive):
-    """gy * positive."""
+def relu_backward(gy, y):
+    """gy * (y > 0), for y = max(x, 0)."""
     gy = np.ascontiguousarray(gy)
     gx = np.empty_like(gy)
-    _mask(gy.reshape(-1), positive.reshape(-1), gx.reshape(-1))
+    _mask(gy.reshape(-1), np.ascontiguousarray(y).reshape(-1), gx.reshape(-1))
     return gx
 
 

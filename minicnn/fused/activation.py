@@ -1,7 +1,7 @@
-"""ReLU's backward as one kernel (the plain code: a comparison saved in the forward, and a product).
+"""ReLU's backward as one kernel (the plain code: a comparison of the saved output y, and a product).
 
-The twin of ``ReLU`` in ``minicnn/ops/activation.py``. On the GPU the forward keeps its output y
-instead of a mask: y > 0 exactly where x > 0, and y is alive anyway as the next layer's input.
+The twin of ``ReLU`` in ``minicnn/ops/activation.py``, which keeps y: y > 0 exactly where x > 0,
+and y is alive anyway as the next layer's input.
 """
 from minicnn.fused import kernel
 

@@ -70,7 +70,8 @@ MIN_SIZE_CIFAR = _min_size(2, small_inputs=True)       # 4 -> 2 -> 1 (3 -> 1 -> 
 class _DenseLayer(nn.Module):
     """H_l of the paper, DenseNet-B: BN-ReLU-Conv(1x1, bn_size*k) then BN-ReLU-Conv(3x3, k).
 
-    Takes the list of every earlier feature map of the block and returns the k new channels.
+    Takes every earlier feature map of the block joined along the channels, [x_0, ..., x_{l-1}],
+    and returns the k new channels.
     """
 
     def __init__(self, num_input_features, growth_rate, bn_size, drop_rate):
@@ -83,27 +84,33 @@ class _DenseLayer(nn.Module):
         self.conv2 = nn.Conv2d(bn_size * growth_rate, growth_rate, 3, padding=1, bias=False)
         self.drop_rate = drop_rate
 
-    def forward(self, features):
-        x = ops.concat(features, axis=1)                        # [x_0, x_1, ..., x_{l-1}]
+    def forward(self, x):
         x = self.conv1(self.relu1(self.norm1(x)))               # bottleneck: -> bn_size * k channels
         x = self.conv2(self.relu2(self.norm2(x)))               # -> k new channels
         return ops.dropout(x, self.drop_rate, self.training) if self.drop_rate > 0 else x
 
 
 class _DenseBlock(nn.ModuleDict):
-    """num_layers dense layers; layer i gets num_input_features + i * growth_rate channels."""
+    """num_layers dense layers; layer i gets num_input_features + i * growth_rate channels.
+
+    The joined features live in one buffer of the block's output size (ops.ConcatBuffer, after
+    Pleiss et al. 2017): layer l reads a view of its first C0 + l*k channels, and each new map is
+    copied in once. Separate concatenations would copy x_0 num_layers times and keep every copy
+    for backward, about num_layers/2 times the block's output.
+    """
 
     def __init__(self, num_layers, num_input_features, growth_rate, bn_size, drop_rate):
         super().__init__()
+        self.num_output_features = num_input_features + num_layers * growth_rate
         for i in range(num_layers):
             layer = _DenseLayer(num_input_features + i * growth_rate, growth_rate, bn_size, drop_rate)
             self.add_module(f"denselayer{i + 1}", layer)
 
     def forward(self, x):
-        features = [x]
+        features, shared = [x], ops.ConcatBuffer(self.num_output_features)
         for layer in self.values():
-            features.append(layer(features))
-        return ops.concat(features, axis=1)                     # C0 + num_layers * k channels
+            features.append(layer(ops.concat(features, axis=1, buffer=shared)))   # [x_0, ..., x_{l-1}]
+        return ops.concat(features, axis=1, buffer=shared)      # C0 + num_layers * k channels
 
 
 class _Transition(nn.Sequential):

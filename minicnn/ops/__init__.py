@@ -1,8 +1,8 @@
 """Every op of minicnn: a Function subclass (forward + hand-written backward) and its lowercase wrapper."""
 from minicnn.ops.arithmetic import add, cast, div, exp, log, matmul, mul, neg, pow, sub
 from minicnn.ops.reduce import argmax, argmin, max, mean, sum
-from minicnn.ops.shape import (clone, concat, expand, flatten, getitem, pad, pad_channels, reshape, setitem, squeeze,
-                               stack, transpose, unsqueeze)
+from minicnn.ops.shape import (ConcatBuffer, clone, concat, expand, flatten, getitem, pad, pad_channels, reshape,
+                               setitem, squeeze, stack, transpose, unsqueeze)
 from minicnn.ops.conv import conv2d
 from minicnn.ops.conv_transpose import conv_transpose2d
 from minicnn.ops.pool import adaptive_avg_pool2d, avg_pool2d, global_avg_pool2d, max_pool2d

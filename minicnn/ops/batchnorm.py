@@ -19,6 +19,9 @@ Backward, with dxhat = gy * gamma and sums over the channel's M values:
     gx     = dxhat * invstd                                                       evaluation
 In training mu and var depend on x, which gives the two subtracted sums; in evaluation
 they are constants and batch norm is a per-channel affine map.
+Backward needs xhat, an array of x's size. The forward keeps x, mu and invstd instead and
+backward recomputes xhat = (x - mu) * invstd: autograd holds x anyway as the op's input, so
+this keeps nothing of x's size of its own (as PyTorch does).
 
 On a GPU, training mode takes the fused twin in ``minicnn/fused/batchnorm.py``: the same maths in
 seven kernel launches instead of about thirty.
@@ -58,22 +61,23 @@ class BatchNorm(Function):
         shape = (1, C) + (1,) * (x.ndim - 2)                   # a per-channel value, broadcastable
         gamma = params[0].reshape(shape) if self.has_weight else None
         if self.training and fast.use(x):
-            xhat, y, mu, var = self._fast_forward(x, params)
+            y, mu, var = self._fast_forward(x, params)
+            invstd = 1 / xp.sqrt(var + self.eps)               # (C,)
         else:
             if self.training:
                 mu = x.mean(axis=self.axes)
                 var = ((x - mu.reshape(shape)) ** 2).mean(axis=self.axes)
             else:
-                mu = self.running_mean.array.astype(x.dtype, copy=False)
+                mu = self.running_mean.array.astype(x.dtype)   # a copy: saved, while running_mean may move on
                 var = self.running_var.array.astype(x.dtype, copy=False)
-            xhat = (x - mu.reshape(shape)) * (1 / xp.sqrt(var + self.eps)).reshape(shape)
-            y = xhat * gamma if self.has_weight else xhat.copy()
+            invstd = 1 / xp.sqrt(var + self.eps)
+            xhat = _normalize(x, mu.reshape(shape), invstd.reshape(shape))
+            y = xhat * gamma if self.has_weight else xhat
             if self.has_bias:
                 y += params[-1].reshape(shape)
         if self.training and self.running_mean is not None:
             self._update_running(mu, var, x.size // C)
-        invstd = 1 / xp.sqrt(var + self.eps)                   # (C,)
-        self.save_for_backward(xhat, invstd.reshape(shape), gamma)
+        self.save_for_backward(x, mu.reshape(shape), invstd.reshape(shape), gamma)   # not xhat: see above
         return y
 
     def _fast_forward(self, x, params):
@@ -82,7 +86,7 @@ class BatchNorm(Function):
         C = x.shape[1]
         gamma = params[0] if self.has_weight else np.ones(C, x.dtype)
         beta = params[-1] if self.has_bias else np.zeros(C, x.dtype)
-        return kernel.forward(x, gamma, beta, self.eps)
+        return kernel.forward(x, gamma, beta, self.eps)          # (y, mean, var)
 
     def _fused_forward(self, x, params):
         """The GPU kernels (minicnn/fused/batchnorm.py) on x seen as (N, C, L)."""
@@ -123,14 +127,14 @@ class BatchNorm(Function):
         return (gx,) + ((ggamma,) if self.has_weight else ()) + ((gbeta,) if self.has_bias else ())
 
     def _plain_backward(self, gy, need_x):
-        xhat, invstd, gamma = self.saved
+        x, mu, invstd, gamma = self.saved
         need_params = self.needs_input_grad[1:]
-        if need_x and self.training and fast.use(gy):
-            gx, ggamma, gbeta = self._fast_backward(gy, xhat, invstd, gamma)
-        else:
-            gx = self._input_grad(gy, xhat, invstd, gamma) if need_x else None
-            ggamma = (gy * xhat).sum(axis=self.axes) if self.has_weight and need_params[0] else None
-            gbeta = gy.sum(axis=self.axes) if self.has_bias and need_params[-1] else None
+        if need_x and self.training and fast.use(gy, x):
+            return self._fast_backward(gy, x, mu, invstd, gamma)
+        xhat = _normalize(x, mu, invstd)                      # as the forward computed it
+        gx = self._input_grad(gy, xhat, invstd, gamma) if need_x else None
+        ggamma = (gy * xhat).sum(axis=self.axes) if self.has_weight and need_params[0] else None
+        gbeta = gy.sum(axis=self.axes) if self.has_bias and need_params[-1] else None
         return gx, ggamma, gbeta
 
     def _input_grad(self, gy, xhat, invstd, gamma):
@@ -142,12 +146,17 @@ class BatchNorm(Function):
         sum_dxhat_xhat = (dxhat * xhat).sum(axis=self.axes, keepdims=True)
         return invstd / M * (M * dxhat - sum_dxhat - xhat * sum_dxhat_xhat)
 
-    def _fast_backward(self, gy, xhat, invstd, gamma):
+    def _fast_backward(self, gy, x, mu, invstd, gamma):
         """The numba kernel: gx, and the two per-channel sums that are ggamma and gbeta."""
         from minicnn.fast import batchnorm as kernel
         C = gy.shape[1]
         gamma = gamma.reshape(C) if gamma is not None else np.ones(C, gy.dtype)
-        return kernel.backward(gy, xhat, gamma, invstd.reshape(C))
+        return kernel.backward(gy, x, mu.reshape(C), invstd.reshape(C), gamma)
+
+
+def _normalize(x, mu, invstd):
+    """xhat = (x - mu) * invstd, with mu and invstd shaped to broadcast over x's channels."""
+    return (x - mu) * invstd
 
 
 def _channels_last_axis(x):

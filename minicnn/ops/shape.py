@@ -9,7 +9,7 @@ from minicnn.backend import get_array_module, scatter_add
 from minicnn.ops.utils import as_tensor, check_ndim, padding4, unbroadcast
 
 __all__ = ["reshape", "transpose", "flatten", "unsqueeze", "squeeze", "getitem", "setitem", "expand", "clone",
-           "concat", "stack", "pad", "pad_channels"]
+           "concat", "ConcatBuffer", "stack", "pad", "pad_channels"]
 
 
 class Reshape(Function):
@@ -186,13 +186,18 @@ def clone(x):
 
 
 class Concat(Function):
-    """y = [x1, x2, ...] joined along ``axis``;  dxi = the slice of gy that xi filled."""
+    """y = [x1, x2, ...] joined along ``axis``;  dxi = the slice of gy that xi filled.
 
-    def __init__(self, axis):
-        self.axis = axis
+    With a ConcatBuffer, y is a view of the buffer instead of a new array (see ConcatBuffer)."""
+
+    def __init__(self, axis, buffer=None):
+        self.axis, self.buffer = axis, buffer
 
     def forward(self, *xs):
         self.sizes = [x.shape[self.axis] for x in xs]
+        buffer, self.buffer = self.buffer, None        # the graph needs no reference to it after this
+        if buffer is not None:
+            return buffer.write(xs, self.axis)
         return get_array_module(*xs).concatenate(xs, axis=self.axis)
 
     def backward(self, gy):
@@ -200,8 +205,58 @@ class Concat(Function):
         return tuple(get_array_module(gy).split(gy, bounds, axis=self.axis))
 
 
-def concat(xs, axis=1):
-    """Join tensors along ``axis`` (channels by default: Inception branches, DenseNet features)."""
+class ConcatBuffer:
+    """One array that the concatenations of a growing list share: memory-efficient DenseNet's
+    shared storage (Pleiss et al. 2017), here for the joined features.
+
+    A dense block joins [x0], [x0, x1], [x0, x1, x2], ...: L new arrays that hold x0 L times, x1
+    L - 1 times, and so on, about L/2 times the block's output in all, each kept for backward
+    by the batch norm that reads it. Written into one buffer of the final ``size`` along the
+    axis, each x is copied in once, when it first comes, and the l-th result is the view of the
+    buffer's first C0 + ... + C(l-1) channels: the block then costs its output once. A later
+    write only fills channels past the earlier views, so what they show never changes.
+
+    Each call must pass the list of the call before with new tensors added at its end, and the
+    tensors must not change in between: the buffer holds the copies made at the earlier calls.
+    The results share one version counter and count as views: an in-place op on one of them,
+    which would change what the others show, is refused while a graph is recorded.
+    """
+
+    def __init__(self, size):
+        self.size = size
+        self.array = None
+        self.written = []              # the arrays copied in so far, in order
+        self.version_counter = [0]     # shared by every result, as by views of one array
+
+    def write(self, xs, axis):
+        """The view of the buffer that holds ``xs`` joined along ``axis``; copies the new ones in."""
+        if len(xs) < len(self.written) or any(a is not b for a, b in zip(self.written, xs)):
+            raise ValueError("concat: a ConcatBuffer joins one growing list: each call must pass the tensors "
+                             "of the call before, in the same order, then the new ones")
+        if self.array is None:
+            shape = list(xs[0].shape)
+            shape[axis] = self.size
+            self.array = get_array_module(*xs).empty(shape, get_array_module(*xs).result_type(*xs))
+        index = [slice(None)] * self.array.ndim
+        start = sum(x.shape[axis] for x in self.written)
+        for x in xs[len(self.written):]:
+            if start + x.shape[axis] > self.size:
+                raise ValueError(f"concat: the joined tensors need more than the ConcatBuffer's {self.size} "
+                                 f"along axis {axis}")
+            index[axis] = slice(start, start + x.shape[axis])
+            self.array[tuple(index)] = x
+            start += x.shape[axis]
+        self.written = list(xs)
+        index[axis] = slice(0, start)
+        return self.array[tuple(index)]
+
+
+def concat(xs, axis=1, buffer=None):
+    """Join tensors along ``axis`` (channels by default: Inception branches, DenseNet features).
+
+    ``buffer``: a ConcatBuffer that successive calls on one growing list share (DenseNet's
+    blocks); the result is then a view of it, and only the tensors new since the last call are
+    copied."""
     xs = list(xs)
     if not xs:
         raise ValueError("concat: needs at least one tensor")
@@ -210,7 +265,10 @@ def concat(xs, axis=1):
         if x.ndim != len(ref) or any(a != b for k, (a, b) in enumerate(zip(x.shape, ref)) if k != axis % len(ref)):
             raise ValueError(f"concat: all shapes must match except along axis {axis}; "
                              f"tensor 0 has shape {ref}, tensor {i} has {x.shape}")
-    return Concat(axis)(*xs)
+    y = Concat(axis, buffer)(*xs)
+    if buffer is not None:
+        y._version_counter, y._is_view = buffer.version_counter, True
+    return y
 
 
 def stack(xs, axis=0):

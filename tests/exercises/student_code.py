@@ -8,7 +8,8 @@ the alternative's file (each old text must occur), ``words`` must appear in chec
 
 ALTERNATIVES = {
     "relu": {"ReLU.backward": """
-        (positive,) = self.saved
+        (y,) = self.saved
+        positive = y > 0                    # exactly where x > 0
         gx = gy.copy()
         gx[~positive] = 0
         return gx
@@ -124,7 +125,8 @@ ALTERNATIVES = {
         return padded[:, :, top:top + H, left:left + W]
     """},
     "batch_norm": {"BatchNorm.backward": """
-        xhat, invstd, gamma = self.saved
+        x, mu, invstd, gamma = self.saved
+        xhat = (x - mu) * invstd
         gx = self._input_grad(gy, xhat, invstd, gamma) if self.needs_input_grad[0] else None
         ggamma = (gy * xhat).sum(axis=self.axes) if self.has_weight else None
         gbeta = gy.sum(axis=self.axes) if self.has_bias else None

@@ -18,7 +18,7 @@ import torch.nn.functional as F
 import minicnn as mc
 import minicnn.models.densenet  # noqa: F401  (registers the DenseNet names)
 from minicnn import models
-from minicnn.models.densenet import DenseNet
+from minicnn.models.densenet import DenseNet, _DenseBlock
 from minicnn.summary import summarize
 from tests.models.helpers import assert_logits_match, assert_macs_match_torch, gradcheck_model, torch_macs
 
@@ -262,6 +262,41 @@ def test_tiny_variant_matches_torch():
     x = np.random.default_rng(3).standard_normal((3, 2, 9, 9))
     assert assert_macs_match_torch(model, reference, (2, 9, 9)) > 0
     assert_logits_match(model, reference, x, train=True)
+
+
+# ---- memory kept for backward ----------------------------------------------------------------------------
+def _graph_functions(y):
+    """Every Function recorded in the graph of ``y``."""
+    found, stack = {}, [y.creator]
+    while stack:
+        f = stack.pop()
+        if f is not None and id(f) not in found:
+            found[id(f)] = f
+            stack.extend(x.creator for x in f.inputs)
+    return list(found.values())
+
+
+def test_a_dense_block_keeps_what_backward_needs_once(fast_path):
+    """The layers' joined inputs are views of one buffer of the block's output size (separate
+    concatenations kept 8 + 12 + 16 + 20 channels here, and ~num_layers/2 times the output in
+    general), and the batch norms and ReLUs keep nothing of a feature map's size of their own:
+    the profiler counts only each batch norm's mean and 1/std saved."""
+    mc.manual_seed(0)
+    block = _DenseBlock(num_layers=4, num_input_features=8, growth_rate=4, bn_size=2, drop_rate=0)
+    x = mc.Tensor(np.random.default_rng(0).standard_normal((2, 8, 5, 5)).astype(np.float32), requires_grad=True)
+    with mc.profile() as prof:
+        y = block(x)
+    assert y.shape == (2, 24, 5, 5)
+    joined = {}
+    for f in _graph_functions(y):
+        if type(f).__name__ == "Concat":
+            array = f.outputs[0]().array
+            root = array.base if array.base is not None else array
+            joined[id(root)] = root.nbytes
+    assert list(joined.values()) == [2 * 24 * 5 * 5 * 4]
+    bn_channels = sum(8 + 4 * i + 2 * 4 for i in range(4))                     # norm1: C0 + i*k, norm2: bn_size*k
+    saved = sum(r.saved_bytes for r in prof.records if r.op in ("BatchNorm", "ReLU"))
+    assert saved == bn_channels * 2 * 4
 
 
 # ---- end-to-end gradcheck on tiny variants, batch norm in train mode --------------------------------------

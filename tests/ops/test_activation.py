@@ -44,6 +44,16 @@ def test_relu_passes_nan_through_as_torch(fast_path):
     np.testing.assert_array_equal(relu(mc.Tensor(x)).numpy(), F.relu(torch.tensor(x)).numpy())
 
 
+def test_relu_keeps_no_memory_of_its_own_for_backward(fast_path):
+    """It saves its output, which the next op holds anyway: the profiler counts no new bytes saved
+    (a mask x > 0 would be one byte per element)."""
+    x = mc.Tensor(np.linspace(-1, 1, 60, dtype=np.float32).reshape(3, 4, 5), requires_grad=True)
+    with mc.profile() as prof:
+        y = relu(x)
+    (record,) = prof.records
+    assert record.output_bytes == y.array.nbytes and record.saved_bytes == 0
+
+
 def test_leaky_relu_values(xp):
     x = mc.Tensor(xp.asarray([-2.0, 0.0, 3.0]))
     np.testing.assert_allclose(leaky_relu(x, 0.1).numpy(), [-0.2, 0.0, 3.0], rtol=1e-6)

@@ -85,6 +85,33 @@ def test_gradcheck(shape, training, xp, rng):
     gradcheck_arrays(lambda t, g: batch_norm(t, rm, rv, g, training=training), [x, gamma], xp, seed=SEED)
 
 
+@pytest.mark.parametrize("shape, index", [((3, 6, 5), np.s_[:, 1:4]), ((2, 6, 3, 4), np.s_[:, 1:4]),
+                                          ((1, 6, 2, 2), np.s_[:, 1:4]), ((2, 6, 3, 4), np.s_[:, 1:4, :, ::2])])
+def test_training_on_a_channel_slice(shape, index, xp, rng):
+    """x a view whose images lie more than C*L values apart, as a DenseNet layer's slice of its
+    block's shared buffer: the kernel reads it in place (minicnn/fast/batchnorm.py, _rows); with
+    rows that are not contiguous either (::2), it reads a copy."""
+    x, gamma, beta = 2 + rng.standard_normal(shape), rng.standard_normal(3), rng.standard_normal(3)
+    for dtype in (np.float64, np.float32):
+        compare_with_torch(lambda t, g, b: batch_norm(t[index], None, None, g, b),
+                           lambda t, g, b: F.batch_norm(t[index], None, None, g, b, training=True),
+                           [x, gamma, beta], xp, dtype=dtype, seed=SEED)
+    gradcheck_arrays(lambda t, g, b: batch_norm(t[index], None, None, g, b), [x, gamma, beta], xp, seed=SEED)
+
+
+@pytest.mark.parametrize("training", [True, False])
+def test_keeps_only_per_channel_arrays_for_backward(training, rng):
+    """Backward recomputes xhat from x, which autograd holds as the op's input: what it saves of
+    its own is mu and invstd, C values each, not an array of x's size."""
+    x = mc.Tensor(rng.standard_normal((4, 3, 5, 5)).astype(np.float32), requires_grad=True)
+    gamma, beta = mc.Tensor(np.ones(3, np.float32), requires_grad=True), mc.Tensor(np.zeros(3, np.float32))
+    rm, rv = mc.Tensor(np.zeros(3, np.float32)), mc.Tensor(np.ones(3, np.float32))
+    with mc.profile() as prof:
+        batch_norm(x, rm, rv, gamma, beta, training=training)
+    (record,) = prof.records
+    assert record.saved_bytes == 2 * 3 * 4
+
+
 def test_only_bias_gradient(xp, rng):
     """weight=None with a bias: the gradient lands on the right input."""
     x = mc.Tensor(xp.asarray(rng.standard_normal((4, 2))))

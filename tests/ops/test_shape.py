@@ -51,6 +51,45 @@ def test_concat_same_tensor_twice_accumulates():
     np.testing.assert_array_equal(x.grad.numpy(), 2.0)
 
 
+def _growing_concat(a, b, c):
+    """[a, b] then [a, b, c] joined in one ConcatBuffer, as a dense block does; both results used."""
+    shared = ops.ConcatBuffer(a.shape[1] + b.shape[1] + c.shape[1])
+    ab, abc = ops.concat([a, b], buffer=shared), ops.concat([a, b, c], buffer=shared)
+    return ops.concat([ab * 2.0, abc])
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_concat_into_a_shared_buffer(xp, rng, dtype):
+    arrays = [rng.standard_normal((2, c, 3, 3)) for c in (1, 4, 2)]
+    gradcheck_arrays(_growing_concat, arrays, xp)
+    compare_with_torch(_growing_concat, lambda a, b, c: torch.cat([torch.cat([a, b], 1) * 2.0, torch.cat([a, b, c], 1)], 1),
+                       arrays, xp, dtype)
+
+
+def test_concat_buffer_results_are_views_of_one_array():
+    """The joined features cost the final size once: each result is a view of the buffer."""
+    xs = [mc.Tensor(np.full((2, c, 2, 2), float(c), np.float32), requires_grad=True) for c in (3, 1, 2)]
+    shared = ops.ConcatBuffer(6)
+    ys = [ops.concat(xs[:n], buffer=shared) for n in (1, 2, 3)]
+    assert all(y.array.base is shared.array for y in ys) and shared.array.shape == (2, 6, 2, 2)
+    np.testing.assert_array_equal(ys[2].numpy(), ops.concat(xs).numpy())
+    np.testing.assert_array_equal(ys[0].numpy(), xs[0].numpy())               # unchanged by the later writes
+    with pytest.raises(RuntimeError, match="this tensor is a view"):
+        ys[2].add_(1)        # would change what ys[0] and ys[1] show, which the graph may have saved
+
+
+def test_concat_buffer_errors():
+    a, b = mc.Tensor(np.ones((1, 2, 3, 3))), mc.Tensor(np.ones((1, 1, 3, 3)))
+    shared = ops.ConcatBuffer(3)
+    ops.concat([a, b], buffer=shared)
+    with pytest.raises(ValueError, match="concat: a ConcatBuffer joins one growing list"):
+        ops.concat([b, a], buffer=shared)
+    with pytest.raises(ValueError, match="concat: a ConcatBuffer joins one growing list"):
+        ops.concat([a], buffer=shared)
+    with pytest.raises(ValueError, match="need more than the ConcatBuffer's 3 along axis 1"):
+        ops.concat([a, b, b], buffer=shared)
+
+
 def test_concat_errors():
     with pytest.raises(ValueError, match=r"concat: all shapes must match except along axis 1; tensor 0 has shape "
                                          r"\(1, 2, 3, 3\), tensor 1 has \(1, 2, 4, 3\)"):

@@ -11,7 +11,9 @@ import re
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RESULTS = os.path.join(ROOT, "benchmarks", "results")
-MODELS = {"lenet5_28": "LeNet-5, 28x28", "resnet20": "ResNet-20, 32x32", "vgg16": "VGG-16, 32x32"}
+MODELS = {"lenet5_28": "LeNet-5, 28x28", "resnet20": "ResNet-20, 32x32", "vgg16": "VGG-16, 32x32",
+          "googlenet": "GoogLeNet, 224x224", "resnet50": "ResNet-50, 224x224", "densenet121": "DenseNet-121, 224x224",
+          "inception_v3": "Inception v3, 299x299", "vgg16_bn": "VGG-16-BN, 224x224"}
 
 
 def _load(name):
@@ -25,9 +27,9 @@ def _caption(data):
             f"{m['threads']} threads; {data['method']}")
 
 
-def train_step():
-    data = _load("train_step_cpu")
-    lines = [f"Training step, float32, batch 64 (`benchmarks/results/train_step_cpu.md`). {_caption(data)}:", "",
+def train_step(name="train_step_cpu", batch="batch 64"):
+    data = _load(name)
+    lines = [f"Training step, float32, {batch} (`benchmarks/results/{name}.md`). {_caption(data)}:", "",
              "| training step | minicnn | PyTorch 2.13 | ratio | peak RSS minicnn / PyTorch |",
              "|---|---:|---:|---:|---:|"]
     for r in data["results"]:
@@ -35,6 +37,10 @@ def train_step():
                      f"{r['torch_step_ms']:.0f} ms [{r['torch_range']}] | {r['minicnn_fast_vs_torch']:.2f}x | "
                      f"{r['minicnn_fast_peak_rss_mib']:.0f} / {r['torch_peak_rss_mib']:.0f} MiB |")
     return "\n".join(lines)
+
+
+def train_step_large():
+    return train_step("train_step_cpu_large", "batch 8 (Inception v3 and VGG-16-BN: 4)")
 
 
 def thread_scaling():
@@ -52,7 +58,7 @@ def thread_scaling():
     return "\n".join(lines)
 
 
-TABLES = {"train_step": train_step, "thread_scaling": thread_scaling}
+TABLES = {"train_step": train_step, "train_step_large": train_step_large, "thread_scaling": thread_scaling}
 
 
 def render(readme):

@@ -35,7 +35,8 @@ ENV = {"minicnn_fast": {"MINICNN_FAST": "1"}, "minicnn_numpy": {"MINICNN_FAST": 
        "minicnn_serial": {"MINICNN_FAST": "1", "NUMBA_NUM_THREADS": "1", "OPENBLAS_THREAD_TIMEOUT": "28"}}
 BATCH = 64                      # the small models' batch (cpu_vs_gpu.py compares at it)
 # arch: (input size, batch, input channels, classes, timed steps, weight of the auxiliary losses)
-MODELS = {"lenet5_28": (28, BATCH, 1, 10, 20, 0), "resnet20": (32, BATCH, 1, 10, 10, 0), "vgg16": (32, BATCH, 1, 10, 4, 0),
+MODELS = {"lenet5_28": (28, BATCH, 1, 10, 20, 0), "resnet20": (32, BATCH, 1, 10, 10, 0),
+          "vgg16": (32, BATCH, 1, 10, 4, 0),
           "googlenet": (224, 8, 3, 1000, 5, 0.3), "resnet50": (224, 8, 3, 1000, 5, 0),
           "densenet121": (224, 8, 3, 1000, 5, 0), "inception_v3": (299, 4, 3, 1000, 5, 0.4),
           "vgg16_bn": (224, 4, 3, 1000, 3, 0)}
@@ -173,7 +174,8 @@ def main():
                        f"Training step, median ms on {machine_line(machine)}; {note}", columns, rows)
         print(f"wrote {RESULTS}/{name}.json and .md")
         return
-    columns = [("model", "model", "{}"), ("input", "batch x size", "{}"), ("minicnn_fast_step_ms", "minicnn ms", "{:.0f}"),
+    columns = [("model", "model", "{}"), ("input", "batch x size", "{}"),
+               ("minicnn_fast_step_ms", "minicnn ms", "{:.0f}"),
                ("minicnn_numpy_step_ms", "NumPy path ms", "{:.0f}"), ("torch_step_ms", "PyTorch ms", "{:.0f}"),
                ("minicnn_fast_range", "minicnn range", "{}"), ("torch_range", "torch range", "{}"),
                ("minicnn_fast_vs_torch", "minicnn / torch", "{:.2f}x"),

@@ -9,9 +9,9 @@ The column arrays live in reusable per-thread buffers (``scratch.py``): a fresh 
 MiB costs more in first-touch page faults than the copy that fills it.
 
 With stride 1, at least 4x more input than output channels and 28x28 pixels, gx is found as the
-forward convolution of gy with the flipped, transposed kernel (``_input_grad_as_conv``): its columns have OC*KH*KW rows
-instead of gcol's C*KH*KW, so far less memory is written and read than by GEMM + col2im
-(DenseNet's 128 -> 32 3x3 convolutions: a quarter).
+forward convolution of gy with the flipped, transposed kernel (``_input_grad_as_conv``): its
+columns have OC*KH*KW rows instead of gcol's C*KH*KW, so far less memory is written and read than
+by GEMM + col2im (DenseNet's 128 -> 32 3x3 convolutions: a quarter).
 
 A 1x1 convolution with stride 1 and no padding over a large enough image needs no columns: x[n]
 seen as (C, H*W) already is image n's column array, so y[n] = W @ x[n] is written straight into
@@ -171,7 +171,10 @@ def conv2d_backward(gy, x, W, stride, pads, dilation, groups, chunks, need_x, ne
         return (gx.reshape(x.shape) if need_x else None), (gW.reshape(W.shape) if need_W else None), gb
     Wg = W.reshape(G, OC // G, -1)
     flipped = _input_grad_as_conv(x, W, stride, pads, dilation, groups) if need_x else None
-    gx = conv2d_forward(gy, *flipped) if flipped else np.empty_like(x) if need_x else None
+    if flipped is not None:
+        gx = conv2d_forward(gy, *flipped)                  # the input gradient as a convolution of gy
+    else:
+        gx = np.empty_like(x) if need_x else None          # filled chunk by chunk by col2im below
     gW = np.zeros_like(Wg) if need_W else None
     gb = np.zeros(OC, np.float64)
     part = np.empty(OC, np.float64)
